@@ -1,0 +1,280 @@
+//! Contacts, conversations and messages: applying an inbound LINE event, and reading chats.
+//!
+//! An inbound event is applied in one transaction together with marking its inbox row
+//! processed, so a crash either applies it whole or leaves it to be claimed again.
+
+use desk_core::{
+    BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, Direction, FriendStatus,
+    MessageId, MessageStatus, Millis, ReplyToken,
+};
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    Contact, ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store, StoreError,
+    on_read, on_write,
+};
+
+/// What an inbound event does to the desk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundEffect {
+    /// A message: stored in the contact's live conversation (opened if there is none).
+    Message { contact: ContactRef, message: InboundMessage, reply_token: Option<String> },
+    /// Follow (friend) or unfollow (blocked).
+    FriendStatus { contact: ContactRef, status: FriendStatus },
+    /// The user retracted a message.
+    Unsend { line_message_id: String },
+    /// Something to show on the contact's timeline (join, leave, postback, beacon, …);
+    /// kept in the events log.
+    Timeline { contact: Option<ContactRef>, kind: String, detail: Value, reply_token: Option<String> },
+    /// Nothing to apply beyond the inbox copy (e.g. `mode: standby`, unknown types).
+    Nothing,
+}
+
+/// Where an inbound event landed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub contact_id: Option<ContactId>,
+    pub conversation_id: Option<ConversationId>,
+    /// A new conversation was opened for this event.
+    pub opened: bool,
+    /// The stored message, unless it was a duplicate.
+    pub message_id: Option<MessageId>,
+}
+
+/// The channel facts an inbound event needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelScope {
+    pub channel_id: ChannelId,
+    pub brand_id: BrandId,
+    pub department_id: DepartmentId,
+}
+
+/// A conversation query with its contact's name and picture; `$tail` filters and orders.
+macro_rules! conversation_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT c.id, c.brand_id, c.channel_id, c.contact_id, c.department_id, c.assignee_id, ",
+            "c.previous_id, c.state, c.close_reason, c.opened_ms, c.closed_ms, c.last_message_ms, ",
+            "k.line_id AS contact_line_id, k.kind AS contact_kind, k.display_name AS contact_name, ",
+            "k.picture_url AS contact_picture_url, k.friend_status ",
+            "FROM conversations c JOIN contacts k ON k.id = c.contact_id ",
+            $tail
+        )
+    };
+}
+
+/// A message query; `$tail` filters and orders.
+macro_rules! message_sql {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, conversation_id, direction, kind, body, line_message_id, quote_token, ",
+            "mark_as_read_token, sender_line_id, sender_operator_id, status, failure_reason, sent_via, unsent, event_ms, created_ms ",
+            "FROM messages ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Applies one inbound event and marks its inbox row processed, atomically.
+    #[tracing::instrument(skip_all, fields(inbox_id, channel = %scope.channel_id))]
+    pub async fn apply_inbound(
+        &self,
+        inbox_id: i64,
+        scope: ChannelScope,
+        event_ms: Millis,
+        effect: InboundEffect,
+        now: Millis,
+    ) -> Result<Applied> {
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let mut applied = Applied::default();
+            match effect {
+                InboundEffect::Message { contact, message, reply_token } => {
+                    let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
+                    let (conversation, opened) = live_conversation!(tx, scope, contact_id, event_ms, now);
+                    applied.contact_id = Some(contact_id);
+                    applied.conversation_id = Some(conversation);
+                    applied.opened = opened;
+                    let id = MessageId::new();
+                    let inserted = sqlx::query(
+                        "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
+                         quote_token, mark_as_read_token, sender_line_id, status, event_ms, created_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                         ON CONFLICT (channel_id, line_message_id) DO NOTHING",
+                    )
+                    .bind(id.0)
+                    .bind(conversation.0)
+                    .bind(scope.channel_id.0)
+                    .bind(Direction::In.as_str())
+                    .bind(message.kind.as_str())
+                    .bind(Json(&message.body))
+                    .bind(&message.line_message_id)
+                    .bind(&message.quote_token)
+                    .bind(&message.mark_as_read_token)
+                    .bind(&message.sender_line_id)
+                    .bind(MessageStatus::Received.as_str())
+                    .bind(event_ms)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if inserted {
+                        applied.message_id = Some(id);
+                        // Keep the newest reply token: the older one would expire first anyway.
+                        sqlx::query(
+                            "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END,
+                             reply_token = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $2 ELSE reply_token END,
+                             reply_token_ms = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $1 ELSE reply_token_ms END
+                             WHERE id = $3",
+                        )
+                        .bind(event_ms)
+                        .bind(&reply_token)
+                        .bind(conversation.0)
+                        .execute(&mut *tx)
+                        .await?;
+                        append_event!(&mut *tx, scope.brand_id, Some(conversation), "message.created",
+                            json!({"message_id": id, "conversation_id": conversation, "opened": opened}), now);
+                    }
+                }
+                InboundEffect::FriendStatus { contact, status } => {
+                    let contact_id = upsert_contact!(&mut *tx, scope, contact, Some(status), now);
+                    applied.contact_id = Some(contact_id);
+                    append_event!(&mut *tx, scope.brand_id, None, "contact.friend_status",
+                        json!({"contact_id": contact_id, "friend_status": status}), now);
+                }
+                InboundEffect::Unsend { line_message_id } => {
+                    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+                        "UPDATE messages SET unsent = TRUE WHERE channel_id = $1 AND line_message_id = $2
+                         RETURNING id, conversation_id",
+                    )
+                    .bind(scope.channel_id.0)
+                    .bind(&line_message_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((message, conversation)) = row {
+                        applied.message_id = Some(MessageId(message));
+                        applied.conversation_id = Some(ConversationId(conversation));
+                        append_event!(&mut *tx, scope.brand_id, Some(ConversationId(conversation)), "message.unsent",
+                            json!({"message_id": message, "conversation_id": conversation}), now);
+                    }
+                }
+                InboundEffect::Timeline { contact, kind, detail, reply_token: _ } => {
+                    let mut conversation = None;
+                    if let Some(contact) = contact {
+                        let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
+                        applied.contact_id = Some(contact_id);
+                        let live: Option<(Uuid,)> = sqlx::query_as(
+                            "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
+                        )
+                        .bind(contact_id.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        conversation = live.map(|(id,)| ConversationId(id));
+                    }
+                    applied.conversation_id = conversation;
+                    append_event!(&mut *tx, scope.brand_id, conversation, "timeline",
+                        json!({"kind": kind, "detail": detail, "conversation_id": conversation}), now);
+                }
+                InboundEffect::Nothing => {}
+            }
+            sqlx::query("UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2")
+                .bind(now)
+                .bind(inbox_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(applied)
+        })
+    }
+
+    /// A contact by its LINE id on a channel.
+    pub async fn contact_by_line_id(&self, channel: ChannelId, line_id: &str) -> Result<Option<Contact>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT id, channel_id, kind, line_id, display_name, picture_url, status_message, language,
+                 friend_status, profile_ms, created_ms, updated_ms FROM contacts WHERE channel_id = $1 AND line_id = $2",
+            )
+            .bind(channel.0)
+            .bind(line_id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// One conversation.
+    pub async fn conversation(&self, id: ConversationId) -> Result<Conversation> {
+        on_read!(self.backend(), |pool| {
+            sqlx::query_as(conversation_sql!("WHERE c.id = $1")).bind(id.0).fetch_optional(pool).await
+        })?
+        .ok_or(StoreError::NotFound("conversation"))
+    }
+
+    /// Conversations, most recent activity first.
+    pub async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>> {
+        let limit = if filter.limit > 0 { filter.limit.min(500) } else { 100 };
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(conversation_sql!(
+                "WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.state = $2) \
+                 ORDER BY c.last_message_ms DESC, c.id LIMIT $3"
+            ))
+            .bind(filter.brand_id.map(|b| b.0))
+            .bind(filter.state.map(ConversationState::as_str))
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Messages of a conversation, oldest first.
+    pub async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(message_sql!("WHERE conversation_id = $1 ORDER BY event_ms, created_ms, id"))
+                .bind(conversation.0)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// One message.
+    pub async fn message(&self, id: MessageId) -> Result<Message> {
+        on_read!(self.backend(), |pool| {
+            sqlx::query_as(message_sql!("WHERE id = $1")).bind(id.0).fetch_optional(pool).await
+        })?
+        .ok_or(StoreError::NotFound("message"))
+    }
+
+    /// The conversation's unused reply token, if any.
+    pub async fn reply_token(&self, conversation: ConversationId) -> Result<Option<ReplyToken>> {
+        let row: Option<(Option<String>, Option<Millis>)> = on_write!(self.backend(), |pool| {
+            sqlx::query_as("SELECT reply_token, reply_token_ms FROM conversations WHERE id = $1")
+                .bind(conversation.0)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(match row {
+            Some((Some(token), Some(issued_ms))) => Some(ReplyToken { token, issued_ms }),
+            _ => None,
+        })
+    }
+
+    /// Takes the reply token for one send. Returns false when someone else took it first:
+    /// a token is single-use, so exactly one sender may win it.
+    pub async fn take_reply_token(&self, conversation: ConversationId, token: &str) -> Result<bool> {
+        let taken = on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "UPDATE conversations SET reply_token = NULL, reply_token_ms = NULL WHERE id = $1 AND reply_token = $2",
+            )
+            .bind(conversation.0)
+            .bind(token)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(taken == 1)
+    }
+}
+

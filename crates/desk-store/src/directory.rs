@@ -1,0 +1,225 @@
+//! Brands, departments, operators, API tokens and LINE channels.
+
+use desk_core::{BrandId, ChannelId, DepartmentId, Millis, OperatorId};
+
+use crate::{Brand, Channel, Department, NewChannel, NewOperator, Operator, Result, Store, StoreError, on_read, on_write};
+
+/// Selects channels with a `WHERE` clause on a live (not removed) channel.
+macro_rules! channel_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, brand_id, department_id, line_channel_id, channel_key, secret, previous_secret, ",
+            "previous_secret_until_ms, access_token, token_expires_ms, bot_user_id, basic_id, display_name, picture_url, ",
+            "signature_failures, events_received, last_event_ms, reply_count, push_count, created_ms ",
+            "FROM line_channels WHERE removed_ms IS NULL AND ",
+            $where
+        )
+    };
+}
+
+impl Store {
+    /// Creates a brand.
+    pub async fn create_brand(&self, name: &str, now: Millis) -> Result<Brand> {
+        let brand = Brand { id: BrandId::new(), name: name.to_owned(), created_ms: now };
+        on_write!(self.backend(), |pool| {
+            sqlx::query("INSERT INTO brands (id, name, created_ms) VALUES ($1, $2, $3)")
+                .bind(brand.id.0)
+                .bind(&brand.name)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(brand)
+    }
+
+    /// All brands, by name.
+    pub async fn list_brands(&self) -> Result<Vec<Brand>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT id, name, created_ms FROM brands ORDER BY name").fetch_all(pool).await
+        })?)
+    }
+
+    /// Creates a department in a brand; names are unique per brand.
+    pub async fn create_department(&self, brand: BrandId, name: &str, now: Millis) -> Result<Department> {
+        let department = Department { id: DepartmentId::new(), brand_id: brand, name: name.to_owned(), created_ms: now };
+        on_write!(self.backend(), |pool| {
+            sqlx::query("INSERT INTO departments (id, brand_id, name, created_ms) VALUES ($1, $2, $3, $4)")
+                .bind(department.id.0)
+                .bind(brand.0)
+                .bind(name)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(|e| conflict_on_unique(e.into(), format!("brand already has a department named `{name}`")))?;
+        Ok(department)
+    }
+
+    /// Creates an operator; e-mail addresses are unique.
+    pub async fn create_operator(&self, new: NewOperator, now: Millis) -> Result<Operator> {
+        let id = OperatorId::new();
+        on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "INSERT INTO operators (id, brand_id, email, display_name, role, password_hash, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id.0)
+            .bind(new.brand_id.map(|b| b.0))
+            .bind(&new.email)
+            .bind(&new.display_name)
+            .bind(new.role.as_str())
+            .bind(&new.password_hash)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(|e| conflict_on_unique(e.into(), format!("an operator with e-mail `{}` exists", new.email)))?;
+        self.operator(id).await
+    }
+
+    /// One operator.
+    pub async fn operator(&self, id: OperatorId) -> Result<Operator> {
+        on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT id, brand_id, email, display_name, role, capacity, created_ms FROM operators WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+        })?
+        .ok_or(StoreError::NotFound("operator"))
+    }
+
+    /// Adds an operator to a department.
+    pub async fn add_department_member(&self, department: DepartmentId, operator: OperatorId) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "INSERT INTO department_members (department_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(department.0)
+            .bind(operator.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Stores an API token by its hash (the token itself is never stored).
+    pub async fn create_api_token(&self, operator: OperatorId, token_hash: &[u8], label: &str, now: Millis) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query("INSERT INTO api_tokens (token_hash, operator_id, label, created_ms) VALUES ($1, $2, $3, $4)")
+                .bind(token_hash)
+                .bind(operator.0)
+                .bind(label)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The operator an API token belongs to.
+    pub async fn operator_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<Operator>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms
+                 FROM api_tokens t JOIN operators o ON o.id = t.operator_id WHERE t.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// Connects a LINE channel. The same LINE channel cannot be connected twice.
+    pub async fn create_channel(&self, new: NewChannel, now: Millis) -> Result<Channel> {
+        let id = ChannelId::new();
+        on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "INSERT INTO line_channels (id, brand_id, department_id, line_channel_id, channel_key, secret,
+                 bot_user_id, basic_id, display_name, picture_url, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id.0)
+            .bind(new.brand_id.0)
+            .bind(new.department_id.0)
+            .bind(&new.line_channel_id)
+            .bind(&new.channel_key)
+            .bind(new.secret.expose())
+            .bind(&new.bot_user_id)
+            .bind(&new.basic_id)
+            .bind(&new.display_name)
+            .bind(&new.picture_url)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(|e| {
+            conflict_on_unique(e.into(), format!("LINE channel {} is already connected", new.line_channel_id))
+        })?;
+        self.channel(id).await
+    }
+
+    /// A live channel by id.
+    pub async fn channel(&self, id: ChannelId) -> Result<Channel> {
+        on_read!(self.backend(), |pool| {
+            sqlx::query_as(channel_sql!("id = $1")).bind(id.0).fetch_optional(pool).await
+        })?
+        .ok_or(StoreError::NotFound("channel"))
+    }
+
+    /// A live channel by the opaque key in its webhook URL.
+    pub async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(channel_sql!("channel_key = $1")).bind(key).fetch_optional(pool).await
+        })?)
+    }
+
+    /// Live channels of a brand (all brands when `None`).
+    pub async fn list_channels(&self, brand: Option<BrandId>) -> Result<Vec<Channel>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(channel_sql!("($1 IS NULL OR brand_id = $1) ORDER BY created_ms"))
+                .bind(brand.map(|b| b.0))
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// Counts a webhook request whose signature did not verify.
+    pub async fn record_signature_failure(&self, channel: ChannelId) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query("UPDATE line_channels SET signature_failures = signature_failures + 1 WHERE id = $1")
+                .bind(channel.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Stores a freshly issued access token.
+    pub async fn set_channel_token(&self, channel: ChannelId, token: &str, expires_ms: Millis) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query("UPDATE line_channels SET access_token = $1, token_expires_ms = $2 WHERE id = $3")
+                .bind(token)
+                .bind(expires_ms)
+                .bind(channel.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}
+
+/// Turns a unique violation into a [`StoreError::Conflict`] with a message a person understands.
+fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
+    if e.is_unique_violation() { StoreError::Conflict(message) } else { e }
+}
+

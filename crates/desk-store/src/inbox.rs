@@ -1,0 +1,246 @@
+//! The durable webhook inbox. Ingest appends events through a group committer: concurrent
+//! webhook requests share one transaction (one fsync), and each request is acknowledged only
+//! after that transaction commits. Duplicates (LINE redeliveries) collapse on the
+//! `(channel_id, dedupe_key)` unique key.
+
+use std::sync::Arc;
+
+use desk_core::{ChannelId, Millis};
+use sqlx::QueryBuilder;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, on_read, on_write};
+
+/// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
+const ROWS_PER_INSERT: usize = 400;
+/// Events one group commit takes at most before committing.
+const MAX_GROUP: usize = 4_000;
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Events stored now.
+    pub inserted: u64,
+    /// Events already in the inbox (redeliveries).
+    pub duplicates: u64,
+}
+
+struct Job {
+    events: Vec<NewInboxEvent>,
+    now: Millis,
+    done: oneshot::Sender<Result<AppendOutcome, String>>,
+}
+
+/// Handle to the writer task(s).
+#[derive(Clone)]
+pub(crate) struct GroupCommitter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommitter {
+    /// Starts `writers` tasks sharing one queue: SQLite wants one, Postgres gains from a few.
+    pub(crate) fn spawn(backend: Arc<Backend>, writers: usize) -> Self {
+        let (jobs, rx) = mpsc::channel::<Job>(8_192);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..writers.max(1) {
+            let (backend, rx) = (backend.clone(), rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let group = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        let mut size = first.events.len();
+                        let mut group = vec![first];
+                        while size < MAX_GROUP {
+                            match rx.try_recv() {
+                                Ok(job) => {
+                                    size += job.events.len();
+                                    group.push(job);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        group
+                    };
+                    commit_group(&backend, group).await;
+                }
+            });
+        }
+        Self { jobs }
+    }
+}
+
+async fn commit_group(backend: &Backend, group: Vec<Job>) {
+    let now = group.iter().map(|j| j.now).max().unwrap_or_default();
+    let events: Vec<&NewInboxEvent> = group.iter().flat_map(|j| &j.events).collect();
+    let span = tracing::debug_span!("inbox.group_commit", requests = group.len(), events = events.len());
+    match tracing::Instrument::instrument(insert_events(backend, &events, now), span).await {
+        Ok(flags) => {
+            let mut flags = flags.into_iter();
+            for job in group {
+                let mut outcome = AppendOutcome::default();
+                for inserted in flags.by_ref().take(job.events.len()) {
+                    if inserted {
+                        outcome.inserted += 1;
+                    } else {
+                        outcome.duplicates += 1;
+                    }
+                }
+                let _ = job.done.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "inbox group commit failed");
+            let message = e.to_string();
+            for job in group {
+                let _ = job.done.send(Err(message.clone()));
+            }
+        }
+    }
+}
+
+/// Inserts in one transaction; returns, per event, whether it was new.
+async fn insert_events(backend: &Backend, events: &[&NewInboxEvent], now: Millis) -> Result<Vec<bool>> {
+    on_write!(backend, |pool| {
+        let mut tx = pool.begin().await?;
+        let mut flags = Vec::with_capacity(events.len());
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO webhook_inbox (channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.channel_id.0)
+                    .push_bind(&e.dedupe_key)
+                    .push_bind(&e.chat_key)
+                    .push_bind(&e.event_type)
+                    .push_bind(e.event_ms)
+                    .push_bind(&e.raw)
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id");
+            let rows: Vec<(String, uuid::Uuid)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let new: std::collections::HashSet<(String, uuid::Uuid)> = rows.into_iter().collect();
+            let mut seen = std::collections::HashSet::new();
+            for e in chunk {
+                // The same event twice in one group: only its first copy counts as inserted.
+                let key = (e.dedupe_key.clone(), e.channel_id.0);
+                flags.push(new.contains(&key) && seen.insert(key));
+            }
+        }
+        let mut per_channel: std::collections::HashMap<ChannelId, (i64, Millis)> = Default::default();
+        for (e, inserted) in events.iter().zip(&flags) {
+            if *inserted {
+                let entry = per_channel.entry(e.channel_id).or_default();
+                entry.0 += 1;
+                entry.1 = entry.1.max(now);
+            }
+        }
+        for (channel, (count, last)) in per_channel {
+            sqlx::query(
+                "UPDATE line_channels SET events_received = events_received + $1, last_event_ms = $2 WHERE id = $3",
+            )
+            .bind(count)
+            .bind(last)
+            .bind(channel.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(flags)
+    })
+}
+
+/// Leases the oldest unprocessed events; `$lock` is Postgres's row-lock clause, so several
+/// instances claim disjoint rows.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_inbox SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
+            "SELECT id FROM webhook_inbox WHERE processed_ms IS NULL ",
+            "AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY id LIMIT $3",
+            $lock,
+            ") RETURNING id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts"
+        )
+    };
+}
+
+impl Store {
+    /// Appends events durably: returns once they are committed (or were already there).
+    pub async fn inbox_append(&self, events: Vec<NewInboxEvent>, now: Millis) -> Result<AppendOutcome> {
+        if events.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
+        let (done, result) = oneshot::channel();
+        self.inbox_writer
+            .jobs
+            .send(Job { events, now, done })
+            .await
+            .map_err(|_| StoreError::InboxWrite("the inbox writer has stopped".into()))?;
+        result
+            .await
+            .map_err(|_| StoreError::InboxWrite("the inbox writer dropped the batch".into()))?
+            .map_err(StoreError::InboxWrite)
+    }
+
+    /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed
+    /// processor's lease runs out and the events are claimed again.
+    pub async fn inbox_claim(&self, now: Millis, lease_ms: Millis, limit: i64) -> Result<Vec<InboxRow>> {
+        let sql: &'static str = match self.kind() {
+            crate::BackendKind::Sqlite => claim_sql!(""),
+            crate::BackendKind::Postgres => claim_sql!(" FOR UPDATE SKIP LOCKED"),
+        };
+        let mut rows: Vec<InboxRow> = on_write!(self.backend(), |pool| {
+            sqlx::query_as(sql)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    /// Records a failed attempt: the event is retried after `retry_at`, or given up (kept,
+    /// with the error) when `give_up`.
+    pub async fn inbox_failed(&self, id: i64, error: &str, retry_at: Millis, give_up: bool, now: Millis) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
+                 processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
+            )
+            .bind(error)
+            .bind(retry_at)
+            .bind(give_up)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Events in the inbox: (all, not yet processed).
+    pub async fn inbox_counts(&self) -> Result<(i64, i64)> {
+        let row: (i64, i64) = on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN processed_ms IS NULL THEN 1 ELSE 0 END), 0) FROM webhook_inbox",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(row)
+    }
+
+    /// The dedupe keys stored for a channel (for tests and the crash check).
+    pub async fn inbox_keys(&self, channel: ChannelId) -> Result<Vec<String>> {
+        let keys: Vec<(String,)> = on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT dedupe_key FROM webhook_inbox WHERE channel_id = $1 ORDER BY id")
+                .bind(channel.0)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(keys.into_iter().map(|(k,)| k).collect())
+    }
+}

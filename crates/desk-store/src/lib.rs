@@ -1,0 +1,172 @@
+//! linedesk persistence: one [`Store`] over two typed sqlx backends, SQLite (default, one
+//! file, one writer) and Postgres (several instances). Not sqlx's `Any` driver: each backend
+//! keeps its own pool type, its own migrations and, where it matters, its own SQL.
+//!
+//! Most statements are the same text on both (`$N` placeholders work on SQLite too); the
+//! [`on_write!`] and [`on_read!`] macros expand one body per backend, so that code is written
+//! once and type-checked twice.
+
+#[macro_use]
+mod tx;
+
+mod chat;
+mod directory;
+mod error;
+mod events;
+mod inbox;
+pub mod models;
+mod outbox;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPoolOptions, Postgres};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+
+pub use chat::{Applied, InboundEffect};
+pub use error::StoreError;
+pub use inbox::AppendOutcome;
+pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
+pub use chat::ChannelScope;
+pub use models::*;
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// One SQLite file (created if missing).
+    Sqlite { path: PathBuf },
+    /// A Postgres database URL.
+    Postgres { url: String, max_connections: u32 },
+}
+
+/// Which backend a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) enum Backend {
+    /// SQLite allows one writer at a time: a single-connection write pool serializes writes
+    /// without SQLITE_BUSY, and WAL lets the read pool run beside it.
+    Sqlite { write: Pool<Sqlite>, read: Pool<Sqlite> },
+    Postgres(Pool<Postgres>),
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+    inbox_writer: inbox::GroupCommitter,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.kind()).finish()
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the write pool of `$backend` (a `&Backend`).
+macro_rules! on_write {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match $backend {
+            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the read pool of `$backend` (a `&Backend`).
+macro_rules! on_read {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match $backend {
+            $crate::Backend::Sqlite { read: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {on_read, on_write};
+
+impl Store {
+    /// Opens the database. Call [`Store::migrate`] before use.
+    pub async fn connect(config: &StoreConfig) -> Result<Self> {
+        let backend = match config {
+            StoreConfig::Sqlite { path } => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit is on disk before we acknowledge a webhook.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone())
+                    .await?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options.read_only(true))
+                    .await?;
+                Backend::Sqlite { write, read }
+            }
+            StoreConfig::Postgres { url, max_connections } => Backend::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(*max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?,
+            ),
+        };
+        let writers = match backend {
+            Backend::Sqlite { .. } => 1,
+            Backend::Postgres(_) => 4,
+        };
+        let backend = Arc::new(backend);
+        let inbox_writer = inbox::GroupCommitter::spawn(backend.clone(), writers);
+        Ok(Self { backend, inbox_writer })
+    }
+
+    /// Applies this backend's migrations (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Which backend this is.
+    pub fn kind(&self) -> BackendKind {
+        match &*self.backend {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        on_read!(self.backend(), |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes the pools, waiting for in-flight statements.
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite { write, read } => {
+                write.close().await;
+                read.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! LINE Messaging API wire types, webhook signature verification and a typed async client.
+//!
+//! This crate knows LINE and nothing about linedesk: the desk and the simulator both speak through it.
+
+pub mod client;
+pub mod error;
+pub mod message;
+pub mod signature;
+pub mod webhook;
+
+pub use client::LineClient;
+pub use error::LineError;
