@@ -69,7 +69,9 @@ pub enum TextError {
     #[error("text is empty")]
     Empty,
     /// Longer than LINE accepts.
-    #[error("text is {length} characters long (UTF-16 units); LINE accepts at most {MAX_TEXT_UTF16}")]
+    #[error(
+        "text is {length} characters long (UTF-16 units); LINE accepts at most {MAX_TEXT_UTF16}"
+    )]
     TooLong {
         /// The length in UTF-16 code units.
         length: usize,
@@ -115,13 +117,18 @@ mod tests {
         let over = format!("{}😀", "a".repeat(MAX_TEXT_UTF16 - 1));
         assert_eq!(
             OutgoingText::parse(over),
-            Err(TextError::TooLong { length: MAX_TEXT_UTF16 + 1 })
+            Err(TextError::TooLong {
+                length: MAX_TEXT_UTF16 + 1
+            })
         );
     }
 
     #[test]
     fn unknown_line_types_are_kept_as_unknown() {
         assert_eq!(MessageKind::from_line_type("sticker"), MessageKind::Sticker);
-        assert_eq!(MessageKind::from_line_type("hologram"), MessageKind::Unknown);
+        assert_eq!(
+            MessageKind::from_line_type("hologram"),
+            MessageKind::Unknown
+        );
     }
 }

@@ -32,7 +32,9 @@ impl SendRoute {
     /// Picks the route for a send at `now`. A token from the future (clock skew) counts as fresh.
     pub fn choose(token: Option<&ReplyToken>, now: Millis) -> Self {
         match token {
-            Some(t) if now - t.issued_ms < REPLY_TOKEN_SAFE_AGE => SendRoute::Reply(t.token.clone()),
+            Some(t) if now - t.issued_ms < REPLY_TOKEN_SAFE_AGE => {
+                SendRoute::Reply(t.token.clone())
+            }
             _ => SendRoute::Push,
         }
     }
@@ -51,7 +53,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base_ms: 500, max_delay_ms: 5 * 60 * SECOND, max_attempts: 12 }
+        Self {
+            base_ms: 500,
+            max_delay_ms: 5 * 60 * SECOND,
+            max_attempts: 12,
+        }
     }
 }
 
@@ -60,7 +66,10 @@ impl RetryPolicy {
     /// spreads retries of many sends over the upper half of the window, so they don't stampede.
     pub fn delay(&self, attempts: u32, jitter: f64) -> Millis {
         let exp = attempts.saturating_sub(1).min(30);
-        let full = self.base_ms.saturating_mul(1_i64 << exp).min(self.max_delay_ms);
+        let full = self
+            .base_ms
+            .saturating_mul(1_i64 << exp)
+            .min(self.max_delay_ms);
         let jitter = jitter.clamp(0.0, 1.0);
         full / 2 + ((full / 2) as f64 * jitter) as Millis
     }
@@ -77,14 +86,23 @@ mod tests {
     use proptest::prelude::*;
 
     fn token(issued_ms: Millis) -> ReplyToken {
-        ReplyToken { token: "t".into(), issued_ms }
+        ReplyToken {
+            token: "t".into(),
+            issued_ms,
+        }
     }
 
     #[test]
     fn fresh_token_replies_old_token_pushes() {
         let now = 1_000_000;
-        assert_eq!(SendRoute::choose(Some(&token(now - 49_999)), now), SendRoute::Reply("t".into()));
-        assert_eq!(SendRoute::choose(Some(&token(now - 50_000)), now), SendRoute::Push);
+        assert_eq!(
+            SendRoute::choose(Some(&token(now - 49_999)), now),
+            SendRoute::Reply("t".into())
+        );
+        assert_eq!(
+            SendRoute::choose(Some(&token(now - 50_000)), now),
+            SendRoute::Push
+        );
         assert_eq!(SendRoute::choose(None, now), SendRoute::Push);
     }
 

@@ -4,30 +4,42 @@
 //! processed, so a crash either applies it whole or leaves it to be claimed again.
 
 use desk_core::{
-    BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, Direction, FriendStatus,
-    MessageId, MessageStatus, Millis, ReplyToken,
+    BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, Direction,
+    FriendStatus, MessageId, MessageStatus, Millis, ReplyToken,
 };
 use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{
-    Contact, ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store, StoreError,
-    on_read, on_write,
+    Contact, ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store,
+    StoreError, on_read, on_write,
 };
 
 /// What an inbound event does to the desk.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundEffect {
     /// A message: stored in the contact's live conversation (opened if there is none).
-    Message { contact: ContactRef, message: InboundMessage, reply_token: Option<String> },
+    Message {
+        contact: ContactRef,
+        message: InboundMessage,
+        reply_token: Option<String>,
+    },
     /// Follow (friend) or unfollow (blocked).
-    FriendStatus { contact: ContactRef, status: FriendStatus },
+    FriendStatus {
+        contact: ContactRef,
+        status: FriendStatus,
+    },
     /// The user retracted a message.
     Unsend { line_message_id: String },
     /// Something to show on the contact's timeline (join, leave, postback, beacon, …);
     /// kept in the events log.
-    Timeline { contact: Option<ContactRef>, kind: String, detail: Value, reply_token: Option<String> },
+    Timeline {
+        contact: Option<ContactRef>,
+        kind: String,
+        detail: Value,
+        reply_token: Option<String>,
+    },
     /// Nothing to apply beyond the inbox copy (e.g. `mode: standby`, unknown types).
     Nothing,
 }
@@ -92,9 +104,14 @@ impl Store {
             let mut tx = pool.begin().await?;
             let mut applied = Applied::default();
             match effect {
-                InboundEffect::Message { contact, message, reply_token } => {
+                InboundEffect::Message {
+                    contact,
+                    message,
+                    reply_token,
+                } => {
                     let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
-                    let (conversation, opened) = live_conversation!(tx, scope, contact_id, event_ms, now);
+                    let (conversation, opened) =
+                        live_conversation!(tx, scope, contact_id, event_ms, now);
                     applied.contact_id = Some(contact_id);
                     applied.conversation_id = Some(conversation);
                     applied.opened = opened;
@@ -136,15 +153,27 @@ impl Store {
                         .bind(conversation.0)
                         .execute(&mut *tx)
                         .await?;
-                        append_event!(&mut *tx, scope.brand_id, Some(conversation), "message.created",
-                            json!({"message_id": id, "conversation_id": conversation, "opened": opened}), now);
+                        append_event!(
+                            &mut *tx,
+                            scope.brand_id,
+                            Some(conversation),
+                            "message.created",
+                            json!({"message_id": id, "conversation_id": conversation, "opened": opened}),
+                            now
+                        );
                     }
                 }
                 InboundEffect::FriendStatus { contact, status } => {
                     let contact_id = upsert_contact!(&mut *tx, scope, contact, Some(status), now);
                     applied.contact_id = Some(contact_id);
-                    append_event!(&mut *tx, scope.brand_id, None, "contact.friend_status",
-                        json!({"contact_id": contact_id, "friend_status": status}), now);
+                    append_event!(
+                        &mut *tx,
+                        scope.brand_id,
+                        None,
+                        "contact.friend_status",
+                        json!({"contact_id": contact_id, "friend_status": status}),
+                        now
+                    );
                 }
                 InboundEffect::Unsend { line_message_id } => {
                     let row: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -158,11 +187,22 @@ impl Store {
                     if let Some((message, conversation)) = row {
                         applied.message_id = Some(MessageId(message));
                         applied.conversation_id = Some(ConversationId(conversation));
-                        append_event!(&mut *tx, scope.brand_id, Some(ConversationId(conversation)), "message.unsent",
-                            json!({"message_id": message, "conversation_id": conversation}), now);
+                        append_event!(
+                            &mut *tx,
+                            scope.brand_id,
+                            Some(ConversationId(conversation)),
+                            "message.unsent",
+                            json!({"message_id": message, "conversation_id": conversation}),
+                            now
+                        );
                     }
                 }
-                InboundEffect::Timeline { contact, kind, detail, reply_token: _ } => {
+                InboundEffect::Timeline {
+                    contact,
+                    kind,
+                    detail,
+                    reply_token: _,
+                } => {
                     let mut conversation = None;
                     if let Some(contact) = contact {
                         let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
@@ -176,23 +216,35 @@ impl Store {
                         conversation = live.map(|(id,)| ConversationId(id));
                     }
                     applied.conversation_id = conversation;
-                    append_event!(&mut *tx, scope.brand_id, conversation, "timeline",
-                        json!({"kind": kind, "detail": detail, "conversation_id": conversation}), now);
+                    append_event!(
+                        &mut *tx,
+                        scope.brand_id,
+                        conversation,
+                        "timeline",
+                        json!({"kind": kind, "detail": detail, "conversation_id": conversation}),
+                        now
+                    );
                 }
                 InboundEffect::Nothing => {}
             }
-            sqlx::query("UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2")
-                .bind(now)
-                .bind(inbox_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2",
+            )
+            .bind(now)
+            .bind(inbox_id)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(applied)
         })
     }
 
     /// A contact by its LINE id on a channel.
-    pub async fn contact_by_line_id(&self, channel: ChannelId, line_id: &str) -> Result<Option<Contact>> {
+    pub async fn contact_by_line_id(
+        &self,
+        channel: ChannelId,
+        line_id: &str,
+    ) -> Result<Option<Contact>> {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(
                 "SELECT id, channel_id, kind, line_id, display_name, picture_url, status_message, language,
@@ -208,14 +260,24 @@ impl Store {
     /// One conversation.
     pub async fn conversation(&self, id: ConversationId) -> Result<Conversation> {
         on_read!(self.backend(), |pool| {
-            sqlx::query_as(conversation_sql!("WHERE c.id = $1")).bind(id.0).fetch_optional(pool).await
+            sqlx::query_as(conversation_sql!("WHERE c.id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
         })?
         .ok_or(StoreError::NotFound("conversation"))
     }
 
     /// Conversations, most recent activity first.
-    pub async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>> {
-        let limit = if filter.limit > 0 { filter.limit.min(500) } else { 100 };
+    pub async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>> {
+        let limit = if filter.limit > 0 {
+            filter.limit.min(500)
+        } else {
+            100
+        };
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(conversation_sql!(
                 "WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.state = $2) \
@@ -232,17 +294,22 @@ impl Store {
     /// Messages of a conversation, oldest first.
     pub async fn list_messages(&self, conversation: ConversationId) -> Result<Vec<Message>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(message_sql!("WHERE conversation_id = $1 ORDER BY event_ms, created_ms, id"))
-                .bind(conversation.0)
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(message_sql!(
+                "WHERE conversation_id = $1 ORDER BY event_ms, created_ms, id"
+            ))
+            .bind(conversation.0)
+            .fetch_all(pool)
+            .await
         })?)
     }
 
     /// One message.
     pub async fn message(&self, id: MessageId) -> Result<Message> {
         on_read!(self.backend(), |pool| {
-            sqlx::query_as(message_sql!("WHERE id = $1")).bind(id.0).fetch_optional(pool).await
+            sqlx::query_as(message_sql!("WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
         })?
         .ok_or(StoreError::NotFound("message"))
     }
@@ -263,7 +330,11 @@ impl Store {
 
     /// Takes the reply token for one send. Returns false when someone else took it first:
     /// a token is single-use, so exactly one sender may win it.
-    pub async fn take_reply_token(&self, conversation: ConversationId, token: &str) -> Result<bool> {
+    pub async fn take_reply_token(
+        &self,
+        conversation: ConversationId,
+        token: &str,
+    ) -> Result<bool> {
         let taken = on_write!(self.backend(), |pool| {
             sqlx::query(
                 "UPDATE conversations SET reply_token = NULL, reply_token_ms = NULL WHERE id = $1 AND reply_token = $2",
@@ -278,3 +349,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Closes a live conversation. Conditional on it still being live, so two closers (two
+    /// instances, or a timer racing an operator) close it once: returns false for the loser.
+    pub async fn close_conversation(
+        &self,
+        id: ConversationId,
+        reason: desk_core::CloseReason,
+        now: Millis,
+    ) -> Result<bool> {
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<(Uuid,)> = sqlx::query_as(
+                "UPDATE conversations SET state = 'closed', close_reason = $1, closed_ms = $2, reply_token = NULL,
+                 reply_token_ms = NULL, pickup_deadline_ms = NULL, missed_close_at_ms = NULL, idle_close_at_ms = NULL
+                 WHERE id = $3 AND state <> 'closed' RETURNING brand_id",
+            )
+            .bind(reason.as_str())
+            .bind(now)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((brand,)) = row else {
+                return Ok(false);
+            };
+            append_event!(
+                &mut *tx,
+                BrandId(brand),
+                Some(id),
+                "conversation.closed",
+                json!({"conversation_id": id, "reason": reason}),
+                now
+            );
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+}

@@ -2,7 +2,10 @@
 
 use desk_core::{BrandId, ChannelId, DepartmentId, Millis, OperatorId};
 
-use crate::{Brand, Channel, Department, NewChannel, NewOperator, Operator, Result, Store, StoreError, on_read, on_write};
+use crate::{
+    Brand, Channel, Department, NewChannel, NewOperator, Operator, Result, Store, StoreError,
+    on_read, on_write,
+};
 
 /// Selects channels with a `WHERE` clause on a live (not removed) channel.
 macro_rules! channel_sql {
@@ -20,7 +23,11 @@ macro_rules! channel_sql {
 impl Store {
     /// Creates a brand.
     pub async fn create_brand(&self, name: &str, now: Millis) -> Result<Brand> {
-        let brand = Brand { id: BrandId::new(), name: name.to_owned(), created_ms: now };
+        let brand = Brand {
+            id: BrandId::new(),
+            name: name.to_owned(),
+            created_ms: now,
+        };
         on_write!(self.backend(), |pool| {
             sqlx::query("INSERT INTO brands (id, name, created_ms) VALUES ($1, $2, $3)")
                 .bind(brand.id.0)
@@ -36,24 +43,43 @@ impl Store {
     /// All brands, by name.
     pub async fn list_brands(&self) -> Result<Vec<Brand>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT id, name, created_ms FROM brands ORDER BY name").fetch_all(pool).await
+            sqlx::query_as("SELECT id, name, created_ms FROM brands ORDER BY name")
+                .fetch_all(pool)
+                .await
         })?)
     }
 
     /// Creates a department in a brand; names are unique per brand.
-    pub async fn create_department(&self, brand: BrandId, name: &str, now: Millis) -> Result<Department> {
-        let department = Department { id: DepartmentId::new(), brand_id: brand, name: name.to_owned(), created_ms: now };
+    pub async fn create_department(
+        &self,
+        brand: BrandId,
+        name: &str,
+        now: Millis,
+    ) -> Result<Department> {
+        let department = Department {
+            id: DepartmentId::new(),
+            brand_id: brand,
+            name: name.to_owned(),
+            created_ms: now,
+        };
         on_write!(self.backend(), |pool| {
-            sqlx::query("INSERT INTO departments (id, brand_id, name, created_ms) VALUES ($1, $2, $3, $4)")
-                .bind(department.id.0)
-                .bind(brand.0)
-                .bind(name)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "INSERT INTO departments (id, brand_id, name, created_ms) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(department.id.0)
+            .bind(brand.0)
+            .bind(name)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })
-        .map_err(|e| conflict_on_unique(e.into(), format!("brand already has a department named `{name}`")))?;
+        .map_err(|e| {
+            conflict_on_unique(
+                e.into(),
+                format!("brand already has a department named `{name}`"),
+            )
+        })?;
         Ok(department)
     }
 
@@ -94,7 +120,11 @@ impl Store {
     }
 
     /// Adds an operator to a department.
-    pub async fn add_department_member(&self, department: DepartmentId, operator: OperatorId) -> Result<()> {
+    pub async fn add_department_member(
+        &self,
+        department: DepartmentId,
+        operator: OperatorId,
+    ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             sqlx::query(
                 "INSERT INTO department_members (department_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -109,7 +139,13 @@ impl Store {
     }
 
     /// Stores an API token by its hash (the token itself is never stored).
-    pub async fn create_api_token(&self, operator: OperatorId, token_hash: &[u8], label: &str, now: Millis) -> Result<()> {
+    pub async fn create_api_token(
+        &self,
+        operator: OperatorId,
+        token_hash: &[u8],
+        label: &str,
+        now: Millis,
+    ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             sqlx::query("INSERT INTO api_tokens (token_hash, operator_id, label, created_ms) VALUES ($1, $2, $3, $4)")
                 .bind(token_hash)
@@ -169,7 +205,10 @@ impl Store {
     /// A live channel by id.
     pub async fn channel(&self, id: ChannelId) -> Result<Channel> {
         on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!("id = $1")).bind(id.0).fetch_optional(pool).await
+            sqlx::query_as(channel_sql!("id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
         })?
         .ok_or(StoreError::NotFound("channel"))
     }
@@ -177,17 +216,22 @@ impl Store {
     /// A live channel by the opaque key in its webhook URL.
     pub async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!("channel_key = $1")).bind(key).fetch_optional(pool).await
+            sqlx::query_as(channel_sql!("channel_key = $1"))
+                .bind(key)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 
     /// Live channels of a brand (all brands when `None`).
     pub async fn list_channels(&self, brand: Option<BrandId>) -> Result<Vec<Channel>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!("($1 IS NULL OR brand_id = $1) ORDER BY created_ms"))
-                .bind(brand.map(|b| b.0))
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(channel_sql!(
+                "($1 IS NULL OR brand_id = $1) ORDER BY created_ms"
+            ))
+            .bind(brand.map(|b| b.0))
+            .fetch_all(pool)
+            .await
         })?)
     }
 
@@ -204,15 +248,22 @@ impl Store {
     }
 
     /// Stores a freshly issued access token.
-    pub async fn set_channel_token(&self, channel: ChannelId, token: &str, expires_ms: Millis) -> Result<()> {
+    pub async fn set_channel_token(
+        &self,
+        channel: ChannelId,
+        token: &str,
+        expires_ms: Millis,
+    ) -> Result<()> {
         on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE line_channels SET access_token = $1, token_expires_ms = $2 WHERE id = $3")
-                .bind(token)
-                .bind(expires_ms)
-                .bind(channel.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "UPDATE line_channels SET access_token = $1, token_expires_ms = $2 WHERE id = $3",
+            )
+            .bind(token)
+            .bind(expires_ms)
+            .bind(channel.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -220,6 +271,9 @@ impl Store {
 
 /// Turns a unique violation into a [`StoreError::Conflict`] with a message a person understands.
 fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
-    if e.is_unique_violation() { StoreError::Conflict(message) } else { e }
+    if e.is_unique_violation() {
+        StoreError::Conflict(message)
+    } else {
+        e
+    }
 }
-

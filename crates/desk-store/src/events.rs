@@ -6,7 +6,12 @@ use crate::{Event, Result, Store, on_read};
 
 impl Store {
     /// Events of a brand after `after_id`, oldest first: what a reconnecting console missed.
-    pub async fn events_after(&self, brand: BrandId, after_id: i64, limit: i64) -> Result<Vec<Event>> {
+    pub async fn events_after(
+        &self,
+        brand: BrandId,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(
                 "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events

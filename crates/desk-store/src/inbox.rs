@@ -73,7 +73,11 @@ impl GroupCommitter {
 async fn commit_group(backend: &Backend, group: Vec<Job>) {
     let now = group.iter().map(|j| j.now).max().unwrap_or_default();
     let events: Vec<&NewInboxEvent> = group.iter().flat_map(|j| &j.events).collect();
-    let span = tracing::debug_span!("inbox.group_commit", requests = group.len(), events = events.len());
+    let span = tracing::debug_span!(
+        "inbox.group_commit",
+        requests = group.len(),
+        events = events.len()
+    );
     match tracing::Instrument::instrument(insert_events(backend, &events, now), span).await {
         Ok(flags) => {
             let mut flags = flags.into_iter();
@@ -100,7 +104,11 @@ async fn commit_group(backend: &Backend, group: Vec<Job>) {
 }
 
 /// Inserts in one transaction; returns, per event, whether it was new.
-async fn insert_events(backend: &Backend, events: &[&NewInboxEvent], now: Millis) -> Result<Vec<bool>> {
+async fn insert_events(
+    backend: &Backend,
+    events: &[&NewInboxEvent],
+    now: Millis,
+) -> Result<Vec<bool>> {
     on_write!(backend, |pool| {
         let mut tx = pool.begin().await?;
         let mut flags = Vec::with_capacity(events.len());
@@ -117,7 +125,9 @@ async fn insert_events(backend: &Backend, events: &[&NewInboxEvent], now: Millis
                     .push_bind(&e.raw)
                     .push_bind(now);
             });
-            q.push(" ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id");
+            q.push(
+                " ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id",
+            );
             let rows: Vec<(String, uuid::Uuid)> = q.build_query_as().fetch_all(&mut *tx).await?;
             let new: std::collections::HashSet<(String, uuid::Uuid)> = rows.into_iter().collect();
             let mut seen = std::collections::HashSet::new();
@@ -127,7 +137,8 @@ async fn insert_events(backend: &Backend, events: &[&NewInboxEvent], now: Millis
                 flags.push(new.contains(&key) && seen.insert(key));
             }
         }
-        let mut per_channel: std::collections::HashMap<ChannelId, (i64, Millis)> = Default::default();
+        let mut per_channel: std::collections::HashMap<ChannelId, (i64, Millis)> =
+            Default::default();
         for (e, inserted) in events.iter().zip(&flags) {
             if *inserted {
                 let entry = per_channel.entry(e.channel_id).or_default();
@@ -166,7 +177,11 @@ macro_rules! claim_sql {
 
 impl Store {
     /// Appends events durably: returns once they are committed (or were already there).
-    pub async fn inbox_append(&self, events: Vec<NewInboxEvent>, now: Millis) -> Result<AppendOutcome> {
+    pub async fn inbox_append(
+        &self,
+        events: Vec<NewInboxEvent>,
+        now: Millis,
+    ) -> Result<AppendOutcome> {
         if events.is_empty() {
             return Ok(AppendOutcome::default());
         }
@@ -184,7 +199,12 @@ impl Store {
 
     /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed
     /// processor's lease runs out and the events are claimed again.
-    pub async fn inbox_claim(&self, now: Millis, lease_ms: Millis, limit: i64) -> Result<Vec<InboxRow>> {
+    pub async fn inbox_claim(
+        &self,
+        now: Millis,
+        lease_ms: Millis,
+        limit: i64,
+    ) -> Result<Vec<InboxRow>> {
         let sql: &'static str = match self.kind() {
             crate::BackendKind::Sqlite => claim_sql!(""),
             crate::BackendKind::Postgres => claim_sql!(" FOR UPDATE SKIP LOCKED"),
@@ -203,7 +223,14 @@ impl Store {
 
     /// Records a failed attempt: the event is retried after `retry_at`, or given up (kept,
     /// with the error) when `give_up`.
-    pub async fn inbox_failed(&self, id: i64, error: &str, retry_at: Millis, give_up: bool, now: Millis) -> Result<()> {
+    pub async fn inbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Millis,
+        give_up: bool,
+        now: Millis,
+    ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             sqlx::query(
                 "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,

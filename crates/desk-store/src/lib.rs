@@ -16,6 +16,7 @@ mod events;
 mod inbox;
 pub mod models;
 mod outbox;
+pub mod test_db;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,12 +26,12 @@ use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+pub use chat::ChannelScope;
 pub use chat::{Applied, InboundEffect};
 pub use error::StoreError;
 pub use inbox::AppendOutcome;
-pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
-pub use chat::ChannelScope;
 pub use models::*;
+pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -54,7 +55,10 @@ pub enum BackendKind {
 pub(crate) enum Backend {
     /// SQLite allows one writer at a time: a single-connection write pool serializes writes
     /// without SQLITE_BUSY, and WAL lets the read pool run beside it.
-    Sqlite { write: Pool<Sqlite>, read: Pool<Sqlite> },
+    Sqlite {
+        write: Pool<Sqlite>,
+        read: Pool<Sqlite>,
+    },
     Postgres(Pool<Postgres>),
 }
 
@@ -67,7 +71,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.kind()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.kind())
+            .finish()
     }
 }
 
@@ -115,7 +121,10 @@ impl Store {
                     .await?;
                 Backend::Sqlite { write, read }
             }
-            StoreConfig::Postgres { url, max_connections } => Backend::Postgres(
+            StoreConfig::Postgres {
+                url,
+                max_connections,
+            } => Backend::Postgres(
                 PgPoolOptions::new()
                     .max_connections(*max_connections)
                     .acquire_timeout(Duration::from_secs(10))
@@ -129,13 +138,18 @@ impl Store {
         };
         let backend = Arc::new(backend);
         let inbox_writer = inbox::GroupCommitter::spawn(backend.clone(), writers);
-        Ok(Self { backend, inbox_writer })
+        Ok(Self {
+            backend,
+            inbox_writer,
+        })
     }
 
     /// Applies this backend's migrations (idempotent).
     pub async fn migrate(&self) -> Result<()> {
         match &*self.backend {
-            Backend::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Backend::Sqlite { write, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(write).await?
+            }
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -155,7 +169,10 @@ impl Store {
 
     /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        on_read!(self.backend(), |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        on_read!(self.backend(), |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

@@ -286,7 +286,10 @@ pub enum SendOutcome {
         quote_token: Option<String>,
     },
     /// Transient failure: try again at `next_attempt_ms`.
-    Retry { next_attempt_ms: Millis, error: String },
+    Retry {
+        next_attempt_ms: Millis,
+        error: String,
+    },
     /// Gave up: the reason is shown to the operator.
     Failed { reason: String },
 }

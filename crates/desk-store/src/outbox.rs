@@ -2,8 +2,8 @@
 //! sender worker claims jobs, talks to LINE, and records the outcome on the message.
 
 use desk_core::{
-    ConversationId, ConversationState, Direction, FriendStatus, MessageId, MessageKind, MessageStatus, Millis,
-    OperatorId, OutboxId, SentVia,
+    ConversationId, ConversationState, Direction, FriendStatus, MessageId, MessageKind,
+    MessageStatus, Millis, OperatorId, OutboxId, SentVia,
 };
 use serde_json::{Value, json};
 use sqlx::types::Json;
@@ -95,8 +95,14 @@ impl Store {
             .bind(conversation.0)
             .execute(&mut *tx)
             .await?;
-            append_event!(&mut *tx, desk_core::BrandId(brand), Some(conversation), "message.created",
-                json!({"message_id": id, "conversation_id": conversation}), now);
+            append_event!(
+                &mut *tx,
+                desk_core::BrandId(brand),
+                Some(conversation),
+                "message.created",
+                json!({"message_id": id, "conversation_id": conversation}),
+                now
+            );
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
@@ -105,30 +111,51 @@ impl Store {
 
     /// Leases due send jobs. A crashed sender's lease runs out and the job is claimed again;
     /// the retry key (the job id) keeps LINE from delivering a push twice.
-    pub async fn outbox_claim(&self, now: Millis, lease_ms: Millis, limit: i64) -> Result<Vec<OutboxJob>> {
+    pub async fn outbox_claim(
+        &self,
+        now: Millis,
+        lease_ms: Millis,
+        limit: i64,
+    ) -> Result<Vec<OutboxJob>> {
         let sql: &'static str = match self.kind() {
             crate::BackendKind::Sqlite => claim_sql!(""),
             crate::BackendKind::Postgres => claim_sql!(" FOR UPDATE SKIP LOCKED"),
         };
         Ok(on_write!(self.backend(), |pool| {
-            sqlx::query_as(sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await
+            sqlx::query_as(sql)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
         })?)
     }
 
     /// The earliest time a pending job is due, to sleep until then.
     pub async fn outbox_next_due(&self) -> Result<Option<Millis>> {
         let (next,): (Option<Millis>,) = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'").fetch_one(pool).await
+            sqlx::query_as("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await
         })?;
         Ok(next)
     }
 
     /// Records how a send ended, on the job and on its message.
-    pub async fn outbox_finish(&self, job: &OutboxJob, outcome: &SendOutcome, now: Millis) -> Result<()> {
+    pub async fn outbox_finish(
+        &self,
+        job: &OutboxJob,
+        outcome: &SendOutcome,
+        now: Millis,
+    ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             match outcome {
-                SendOutcome::Sent { via, line_message_id, quote_token } => {
+                SendOutcome::Sent {
+                    via,
+                    line_message_id,
+                    quote_token,
+                } => {
                     sqlx::query("UPDATE outbox SET status = 'sent', lease_until_ms = NULL, last_error = NULL WHERE id = $1")
                         .bind(job.id.0)
                         .execute(&mut *tx)
@@ -144,12 +171,22 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     let counter = match via {
-                        SentVia::Reply => "UPDATE line_channels SET reply_count = reply_count + 1 WHERE id = $1",
-                        SentVia::Push => "UPDATE line_channels SET push_count = push_count + 1 WHERE id = $1",
+                        SentVia::Reply => {
+                            "UPDATE line_channels SET reply_count = reply_count + 1 WHERE id = $1"
+                        }
+                        SentVia::Push => {
+                            "UPDATE line_channels SET push_count = push_count + 1 WHERE id = $1"
+                        }
                     };
-                    sqlx::query(counter).bind(job.channel_id.0).execute(&mut *tx).await?;
+                    sqlx::query(counter)
+                        .bind(job.channel_id.0)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                SendOutcome::Retry { next_attempt_ms, error } => {
+                SendOutcome::Retry {
+                    next_attempt_ms,
+                    error,
+                } => {
                     sqlx::query(
                         "UPDATE outbox SET next_attempt_ms = $1, last_error = $2, lease_until_ms = NULL WHERE id = $3",
                     )
@@ -165,20 +202,29 @@ impl Store {
                         .bind(job.id.0)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE messages SET status = 'failed', failure_reason = $1 WHERE id = $2")
-                        .bind(reason)
-                        .bind(job.message_id.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE messages SET status = 'failed', failure_reason = $1 WHERE id = $2",
+                    )
+                    .bind(reason)
+                    .bind(job.message_id.0)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             if !matches!(outcome, SendOutcome::Retry { .. }) {
-                let (brand,): (Uuid,) = sqlx::query_as("SELECT brand_id FROM conversations WHERE id = $1")
-                    .bind(job.conversation_id.0)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                append_event!(&mut *tx, desk_core::BrandId(brand), Some(job.conversation_id), "message.updated",
-                    json!({"message_id": job.message_id, "conversation_id": job.conversation_id}), now);
+                let (brand,): (Uuid,) =
+                    sqlx::query_as("SELECT brand_id FROM conversations WHERE id = $1")
+                        .bind(job.conversation_id.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                append_event!(
+                    &mut *tx,
+                    desk_core::BrandId(brand),
+                    Some(job.conversation_id),
+                    "message.updated",
+                    json!({"message_id": job.message_id, "conversation_id": job.conversation_id}),
+                    now
+                );
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -188,7 +234,9 @@ impl Store {
     /// Send jobs not yet finished (pending or leased).
     pub async fn outbox_pending(&self) -> Result<i64> {
         let (n,): (i64,) = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetch_one(pool).await
+            sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await
         })?;
         Ok(n)
     }

@@ -1,0 +1,209 @@
+use crate::conformance;
+use crate::support::*;
+use desk_core::{ConversationState, FriendStatus};
+use desk_store::InboundEffect;
+
+conformance!(messages_open_one_conversation_and_never_double, |store| {
+    let (channel, scope) = seed(store).await;
+    let msg = InboundEffect::Message {
+        contact: user("U1", Some("Aiko")),
+        message: text("m1", "hello"),
+        reply_token: Some("rt1".into()),
+    };
+    let first = apply(store, scope, "ev1", msg.clone()).await;
+    assert!(first.opened);
+    let conversation = first.conversation_id.expect("conversation");
+
+    // The same message again (say, a redelivery with a new event id) is not stored twice.
+    let again = apply(store, scope, "ev1-again", msg).await;
+    assert_eq!(again.conversation_id, Some(conversation));
+    assert!(!again.opened && again.message_id.is_none());
+
+    let msg2 = InboundEffect::Message {
+        contact: user("U1", None),
+        message: text("m2", "are you there?"),
+        reply_token: Some("rt2".into()),
+    };
+    let later = {
+        store
+            .inbox_append(
+                vec![desk_store::NewInboxEvent {
+                    channel_id: channel.id,
+                    dedupe_key: "ev2".into(),
+                    chat_key: None,
+                    event_type: "message".into(),
+                    event_ms: NOW + 5,
+                    raw: "{}".into(),
+                }],
+                NOW,
+            )
+            .await
+            .expect("append");
+        store
+            .inbox_claim(NOW, 1_000, 10)
+            .await
+            .expect("claim")
+            .remove(0)
+            .id
+    };
+    store
+        .apply_inbound(later, scope, NOW + 5, msg2, NOW + 5)
+        .await
+        .expect("apply");
+
+    let messages = store.list_messages(conversation).await.expect("messages");
+    let texts: Vec<_> = messages
+        .iter()
+        .map(|m| m.body.0["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, ["hello", "are you there?"]);
+    let listed = store
+        .list_conversations(&Default::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, ConversationState::Waiting);
+    assert_eq!(
+        listed[0].contact_name.as_deref(),
+        Some("Aiko"),
+        "a message without a profile keeps the name"
+    );
+    assert_eq!(
+        store.inbox_counts().await.expect("counts").1,
+        0,
+        "applied rows are processed"
+    );
+
+    // The newest reply token is kept, and only one sender can take it.
+    let token = store
+        .reply_token(conversation)
+        .await
+        .expect("token")
+        .expect("some");
+    assert_eq!((token.token.as_str(), token.issued_ms), ("rt2", NOW + 5));
+    assert!(
+        store
+            .take_reply_token(conversation, "rt2")
+            .await
+            .expect("take")
+    );
+    assert!(
+        !store
+            .take_reply_token(conversation, "rt2")
+            .await
+            .expect("take")
+    );
+    assert!(
+        store
+            .reply_token(conversation)
+            .await
+            .expect("token")
+            .is_none()
+    );
+});
+
+conformance!(
+    a_closed_chat_stays_closed_and_the_next_message_opens_a_linked_one,
+    |store| {
+        let (_, scope) = seed(store).await;
+        let first = apply(store, scope, "a", says("m1", "hi")).await;
+        let old = first.conversation_id.expect("conversation");
+        assert!(
+            store
+                .close_conversation(old, desk_core::CloseReason::Operator, NOW + 1)
+                .await
+                .expect("close")
+        );
+        assert!(
+            !store
+                .close_conversation(old, desk_core::CloseReason::Idle, NOW + 2)
+                .await
+                .expect("close"),
+            "closes once"
+        );
+        let next = apply(store, scope, "b", says("m2", "again")).await;
+        assert!(next.opened);
+        let new = store
+            .conversation(next.conversation_id.expect("new"))
+            .await
+            .expect("load");
+        assert_eq!(new.previous_id, Some(old.0));
+        let old = store.conversation(old).await.expect("load");
+        assert_eq!(
+            (old.state, old.close_reason()),
+            (
+                ConversationState::Closed,
+                Some(desk_core::CloseReason::Operator)
+            )
+        );
+    }
+);
+
+conformance!(follow_unfollow_and_unsend, |store| {
+    let (channel, scope) = seed(store).await;
+    apply(
+        store,
+        scope,
+        "f",
+        InboundEffect::FriendStatus {
+            contact: user("U1", Some("Aiko")),
+            status: FriendStatus::Friend,
+        },
+    )
+    .await;
+    let contact = store
+        .contact_by_line_id(channel.id, "U1")
+        .await
+        .expect("load")
+        .expect("contact");
+    assert_eq!(contact.friend_status, FriendStatus::Friend);
+
+    let applied = apply(store, scope, "m", says("m9", "oops")).await;
+    apply(
+        store,
+        scope,
+        "u",
+        InboundEffect::Unsend {
+            line_message_id: "m9".into(),
+        },
+    )
+    .await;
+    let message = store
+        .message(applied.message_id.expect("id"))
+        .await
+        .expect("message");
+    assert!(message.unsent);
+
+    apply(
+        store,
+        scope,
+        "x",
+        InboundEffect::FriendStatus {
+            contact: user("U1", None),
+            status: FriendStatus::Blocked,
+        },
+    )
+    .await;
+    let contact = store
+        .contact_by_line_id(channel.id, "U1")
+        .await
+        .expect("load")
+        .expect("contact");
+    assert_eq!(contact.friend_status, FriendStatus::Blocked);
+    assert_eq!(contact.display_name.as_deref(), Some("Aiko"));
+    let events = store
+        .events_after(scope.brand_id, 0, 100)
+        .await
+        .expect("events");
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "contact.friend_status",
+            "conversation.opened",
+            "message.created",
+            "message.unsent",
+            "contact.friend_status"
+        ]
+    );
+});

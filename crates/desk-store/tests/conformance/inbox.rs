@@ -1,0 +1,116 @@
+use crate::conformance;
+use crate::support::*;
+use desk_store::NewInboxEvent;
+
+fn event(channel: desk_core::ChannelId, key: &str, chat: &str, ms: i64) -> NewInboxEvent {
+    NewInboxEvent {
+        channel_id: channel,
+        dedupe_key: key.into(),
+        chat_key: Some(chat.into()),
+        event_type: "message".into(),
+        event_ms: ms,
+        raw: format!(r#"{{"webhookEventId":"{key}"}}"#),
+    }
+}
+
+conformance!(appends_deduplicate_within_and_across_batches, |store| {
+    let (channel, _) = seed(store).await;
+    let first = store
+        .inbox_append(
+            vec![
+                event(channel.id, "a", "U1", 1),
+                event(channel.id, "b", "U1", 2),
+                event(channel.id, "a", "U1", 1),
+            ],
+            NOW,
+        )
+        .await
+        .expect("append");
+    assert_eq!((first.inserted, first.duplicates), (2, 1));
+    let again = store
+        .inbox_append(vec![event(channel.id, "b", "U1", 2)], NOW)
+        .await
+        .expect("append");
+    assert_eq!((again.inserted, again.duplicates), (0, 1));
+    assert_eq!(
+        store.inbox_keys(channel.id).await.expect("keys"),
+        vec!["a", "b"]
+    );
+    assert_eq!(
+        store
+            .channel(channel.id)
+            .await
+            .expect("channel")
+            .events_received,
+        2
+    );
+});
+
+conformance!(concurrent_appends_all_land_once, |store| {
+    let (channel, _) = seed(store).await;
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let store = store.store.clone();
+        let id = channel.id;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                // Every key is sent by two tasks, so half of all appends are duplicates.
+                let key = format!("k{}", (t / 2) * 100 + i);
+                store
+                    .inbox_append(vec![event(id, &key, "U", i)], NOW)
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let keys = store.inbox_keys(channel.id).await.expect("keys");
+    assert_eq!(keys.len(), 8 * 25);
+    let (all, pending) = store.inbox_counts().await.expect("counts");
+    assert_eq!((all, pending), (200, 200));
+});
+
+conformance!(claims_lease_and_expire, |store| {
+    let (channel, _) = seed(store).await;
+    store
+        .inbox_append(
+            (0..5)
+                .map(|i| event(channel.id, &format!("e{i}"), "U", i))
+                .collect(),
+            NOW,
+        )
+        .await
+        .expect("append");
+    let claimed = store.inbox_claim(NOW, 30_000, 3).await.expect("claim");
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| r.dedupe_key.as_str())
+            .collect::<Vec<_>>(),
+        ["e0", "e1", "e2"]
+    );
+    assert!(claimed.iter().all(|r| r.attempts == 1));
+    let rest = store.inbox_claim(NOW, 30_000, 10).await.expect("claim");
+    assert_eq!(rest.len(), 2, "leased rows are not claimed twice");
+    assert!(
+        store
+            .inbox_claim(NOW + 1_000, 30_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let expired = store
+        .inbox_claim(NOW + 31_000, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(expired.len(), 5, "a crashed processor's lease runs out");
+    assert!(expired.iter().all(|r| r.attempts == 2));
+    store
+        .inbox_failed(expired[0].id, "boom", NOW + 99_000, true, NOW)
+        .await
+        .expect("give up");
+    let (_, pending) = store.inbox_counts().await.expect("counts");
+    assert_eq!(pending, 4);
+});

@@ -1,0 +1,187 @@
+use crate::conformance;
+use crate::support::*;
+use desk_core::{FriendStatus, MessageKind, MessageStatus, SentVia};
+use desk_store::{InboundEffect, SendOutcome, StoreError};
+use serde_json::json;
+
+async fn conversation(
+    store: &desk_store::Store,
+) -> (
+    desk_store::Channel,
+    desk_store::ChannelScope,
+    desk_core::ConversationId,
+) {
+    let (channel, scope) = seed(store).await;
+    let applied = apply(store, scope, "e", says("m1", "hi")).await;
+    (
+        channel,
+        scope,
+        applied.conversation_id.expect("conversation"),
+    )
+}
+
+conformance!(sends_go_through_the_outbox, |store| {
+    let (channel, _, conv) = conversation(store).await;
+    let op = operator(store, "op@example.com").await;
+    let message = store
+        .enqueue_message(
+            conv,
+            Some(op.id),
+            MessageKind::Text,
+            json!({"type": "text", "text": "hello"}),
+            NOW,
+        )
+        .await
+        .expect("enqueue");
+    assert_eq!(message.status, MessageStatus::Pending);
+    assert_eq!(store.outbox_pending().await.expect("pending"), 1);
+    assert_eq!(store.outbox_next_due().await.expect("due"), Some(NOW));
+
+    let job = store
+        .outbox_claim(NOW, 30_000, 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(job.to_line_id, "U1");
+    assert_eq!(job.payload.0, json!([{"type": "text", "text": "hello"}]));
+    assert!(
+        store
+            .outbox_claim(NOW, 30_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased"
+    );
+
+    store
+        .outbox_finish(
+            &job,
+            &SendOutcome::Retry {
+                next_attempt_ms: NOW + 500,
+                error: "500".into(),
+            },
+            NOW,
+        )
+        .await
+        .expect("retry");
+    assert!(
+        store
+            .outbox_claim(NOW + 100, 30_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "not due yet"
+    );
+    let job = store
+        .outbox_claim(NOW + 600, 30_000, 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(job.attempts, 2);
+    store
+        .outbox_finish(
+            &job,
+            &SendOutcome::Sent {
+                via: SentVia::Push,
+                line_message_id: Some("L1".into()),
+                quote_token: Some("Q".into()),
+            },
+            NOW,
+        )
+        .await
+        .expect("sent");
+    let message = store.message(message.id).await.expect("message");
+    assert_eq!(
+        (
+            message.status,
+            message.sent_via.as_deref(),
+            message.line_message_id.as_deref()
+        ),
+        (MessageStatus::Sent, Some("push"), Some("L1"))
+    );
+    assert_eq!(store.outbox_pending().await.expect("pending"), 0);
+    let channel = store.channel(channel.id).await.expect("channel");
+    assert_eq!((channel.reply_count, channel.push_count), (0, 1));
+
+    let failing = store
+        .enqueue_message(
+            conv,
+            Some(op.id),
+            MessageKind::Text,
+            json!({"type": "text", "text": "again"}),
+            NOW,
+        )
+        .await
+        .expect("enqueue");
+    let job = store
+        .outbox_claim(NOW, 30_000, 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    store
+        .outbox_finish(
+            &job,
+            &SendOutcome::Failed {
+                reason: "You have reached your monthly limit.".into(),
+            },
+            NOW,
+        )
+        .await
+        .expect("failed");
+    let failing = store.message(failing.id).await.expect("message");
+    assert_eq!(failing.status, MessageStatus::Failed);
+    assert_eq!(
+        failing.failure_reason.as_deref(),
+        Some("You have reached your monthly limit.")
+    );
+});
+
+conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
+    let (_, scope, conv) = conversation(store).await;
+    store
+        .close_conversation(conv, desk_core::CloseReason::Operator, NOW)
+        .await
+        .expect("close");
+    match store
+        .enqueue_message(
+            conv,
+            None,
+            MessageKind::Text,
+            json!({"type": "text", "text": "x"}),
+            NOW,
+        )
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "this chat is completed"),
+        other => panic!("expected refusal, got {other:?}"),
+    }
+    // A blocked user's live chat refuses too.
+    let conv2 = apply(store, scope, "b", says("m2", "back"))
+        .await
+        .conversation_id
+        .expect("conv");
+    apply(
+        store,
+        scope,
+        "u",
+        InboundEffect::FriendStatus {
+            contact: user("U1", None),
+            status: FriendStatus::Blocked,
+        },
+    )
+    .await;
+    match store
+        .enqueue_message(
+            conv2,
+            None,
+            MessageKind::Text,
+            json!({"type": "text", "text": "x"}),
+            NOW,
+        )
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("blocked"), "{m}"),
+        other => panic!("expected refusal, got {other:?}"),
+    }
+    assert_eq!(store.outbox_pending().await.expect("pending"), 0);
+});
