@@ -277,3 +277,15 @@ fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
         e
     }
 }
+
+impl Store {
+    /// Departments of a brand, by name.
+    pub async fn list_departments(&self, brand: BrandId) -> Result<Vec<Department>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT id, brand_id, name, created_ms FROM departments WHERE brand_id = $1 ORDER BY name")
+                .bind(brand.0)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+}

@@ -1,0 +1,122 @@
+//! One function per subcommand.
+
+use anyhow::Context as _;
+use desk_core::Role;
+use desk_server::clock::now_ms;
+use desk_server::config::{ChannelCommand, Command, ServeArgs, StoreArgs, UserCommand};
+use desk_server::setup::{ChannelSetup, add_channel, add_user};
+use desk_server::{Server, ServerConfig, open_store};
+use tokio::net::TcpListener;
+
+/// Runs a command to completion.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Sim(args) => line_sim::run(args.listen, Vec::new(), shutdown_signal())
+            .await
+            .context("simulator failed"),
+        Command::Migrate(args) => {
+            open_store(&args.store_config()).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Add(args)) => {
+            let store = open(&args.store).await?;
+            let role = if args.admin {
+                Role::Admin
+            } else {
+                Role::Operator
+            };
+            let (operator, token) =
+                add_user(&store, &args.email, &args.name, role, None, now_ms()).await?;
+            println!(
+                "added {} ({}) as {}",
+                operator.display_name, operator.email, operator.role
+            );
+            println!("API token (shown once): {token}");
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Add(args)) => {
+            validate_secret(&args.secret)?;
+            let store = open(&args.store).await?;
+            let channel = add_channel(
+                &store,
+                ChannelSetup {
+                    brand: args.brand,
+                    department: args.department,
+                    line_channel_id: args.line_channel_id,
+                    secret: args.secret,
+                    channel_key: args.channel_key,
+                    bot_user_id: None,
+                    display_name: String::new(),
+                },
+                now_ms(),
+            )
+            .await?;
+            println!("webhook path: /line/webhook/{}", channel.channel_key);
+            Ok(())
+        }
+    }
+}
+
+fn validate_secret(secret: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        secret.len() == 32 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
+        "--secret: a LINE channel secret is 32 hexadecimal characters"
+    );
+    Ok(())
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<desk_store::Store> {
+    open_store(&args.store_config())
+        .await
+        .context("could not open the database")
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let server = Server::start(
+        ServerConfig {
+            store: args.store.store_config(),
+            line_api_base: args.line.line_api_base,
+            line_data_base: args.line.line_data_base,
+            public_url: args.public_url,
+        },
+        listener,
+    )
+    .await?;
+    eprintln!("linedesk listening on http://{}", server.addr);
+    let cancel = server.cancel_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        cancel.cancel();
+    });
+    server.wait().await;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

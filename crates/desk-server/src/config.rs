@@ -1,0 +1,179 @@
+//! Command line and environment: every flag is also a `LINEDESK_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use desk_store::StoreConfig;
+
+/// linedesk: a live-chat desk for LINE Official Accounts.
+#[derive(Debug, Parser)]
+#[command(name = "linedesk", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, env = "LINEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the desk: webhook, API, console and workers.
+    Serve(ServeArgs),
+    /// Run the desk together with a simulated LINE Platform and seeded demo data.
+    Demo(DemoArgs),
+    /// Run only the simulated LINE Platform.
+    Sim(SimArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage console users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage LINE channels from the command line (the console wizard does the same with checks).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory: the SQLite database and local media live here.
+    #[arg(long, env = "LINEDESK_DATA_DIR", default_value = "./linedesk-data")]
+    pub data_dir: PathBuf,
+    /// Postgres URL (postgres://…); when unset, SQLite in the data directory is used.
+    #[arg(long, env = "LINEDESK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Postgres pool size.
+    #[arg(long, env = "LINEDESK_DATABASE_POOL", default_value_t = 16)]
+    pub database_pool: u32,
+}
+
+impl StoreArgs {
+    /// The store configuration these flags describe.
+    pub fn store_config(&self) -> StoreConfig {
+        match &self.database_url {
+            Some(url) => StoreConfig::Postgres {
+                url: url.clone(),
+                max_connections: self.database_pool,
+            },
+            None => StoreConfig::Sqlite {
+                path: self.data_dir.join("linedesk.db"),
+            },
+        }
+    }
+}
+
+/// Where LINE is.
+#[derive(Debug, Clone, Args)]
+pub struct LineArgs {
+    /// Messaging API base URL (tests and the demo point this at the simulator).
+    #[arg(long, env = "LINEDESK_LINE_API_BASE", default_value = line_api::client::DEFAULT_API_BASE)]
+    pub line_api_base: String,
+    /// Content (data) API base URL.
+    #[arg(long, env = "LINEDESK_LINE_DATA_BASE", default_value = line_api::client::DEFAULT_DATA_BASE)]
+    pub line_data_base: String,
+}
+
+/// `linedesk serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LINEDESK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The public HTTPS URL LINE reaches this server at (webhook and media URLs are built from it).
+    #[arg(long, env = "LINEDESK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub line: LineArgs,
+}
+
+/// `linedesk demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address of the desk.
+    #[arg(long, env = "LINEDESK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the simulated LINE Platform.
+    #[arg(long, env = "LINEDESK_SIM_LISTEN", default_value = "127.0.0.1:8090")]
+    pub sim_listen: SocketAddr,
+    /// Seconds between greetings from simulated users (0: none).
+    #[arg(long, env = "LINEDESK_DEMO_CHATTER", default_value_t = 5)]
+    pub chatter_secs: u64,
+    /// Data directory (default: a fresh temporary one for every demo run).
+    #[arg(long, env = "LINEDESK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `linedesk sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LINEDESK_SIM_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+}
+
+/// `linedesk user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a console user and print an API token for it.
+    Add(UserAddArgs),
+}
+
+/// `linedesk user add`.
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    /// E-mail address (the login).
+    #[arg(long)]
+    pub email: String,
+    /// Name shown to colleagues.
+    #[arg(long)]
+    pub name: String,
+    /// Make the user an admin (all brands).
+    #[arg(long)]
+    pub admin: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `linedesk channel …`.
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Connect a LINE channel without calling LINE (for load tests and scripted setups);
+    /// creates the brand and department when missing, and prints the webhook path.
+    Add(ChannelAddArgs),
+}
+
+/// `linedesk channel add`.
+#[derive(Debug, Clone, Args)]
+pub struct ChannelAddArgs {
+    /// Brand name.
+    #[arg(long, default_value = "Demo Shop")]
+    pub brand: String,
+    /// Department that receives the chats.
+    #[arg(long, default_value = "Support")]
+    pub department: String,
+    /// LINE Channel ID (digits).
+    #[arg(long)]
+    pub line_channel_id: String,
+    /// LINE Channel secret (32 hex characters).
+    #[arg(long, env = "LINEDESK_CHANNEL_SECRET")]
+    pub secret: String,
+    /// Webhook key to use (default: random).
+    #[arg(long)]
+    pub channel_key: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}

@@ -1,0 +1,153 @@
+//! The JSON API (`/api/v1`): conversations and their messages.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use desk_core::{BrandId, ConversationId, ConversationState, OutgoingText};
+use desk_store::{Conversation, ConversationFilter, Message};
+use serde::Deserialize;
+
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::http::auth::ApiOperator;
+use crate::service::send;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", get(list_conversations))
+        .route("/conversations/{id}", get(show_conversation))
+        .route(
+            "/conversations/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+}
+
+/// Query of `GET /conversations`.
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    brand_id: Option<String>,
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+fn parse_field<T: std::str::FromStr>(field: &str, value: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e: T::Err| ApiError::bad_request(field, format!("`{value}` is not valid: {e}")))
+}
+
+impl ApiOperator {
+    /// Admins see every brand; everyone else only their own.
+    fn may_see(&self, brand: BrandId) -> bool {
+        self.0.role == desk_core::Role::Admin || self.0.brand_id == Some(brand.0)
+    }
+
+    /// The conversation, if this operator may see it.
+    async fn conversation(&self, state: &AppState, id: &str) -> Result<Conversation, ApiError> {
+        let id: ConversationId = parse_field("id", id)?;
+        let conversation = state.store.conversation(id).await?;
+        if !self.may_see(conversation.brand_id) {
+            return Err(ApiError::Forbidden(
+                "this conversation belongs to another brand",
+            ));
+        }
+        Ok(conversation)
+    }
+}
+
+/// `GET /conversations?brand_id=&state=&limit=`: most recently active first.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id))]
+async fn list_conversations(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<Conversation>>, ApiError> {
+    let brand_id = params
+        .brand_id
+        .as_deref()
+        .map(|b| parse_field::<BrandId>("brand_id", b))
+        .transpose()?;
+    let brand_id = match (brand_id, op.0.role) {
+        (Some(b), _) if !op.may_see(b) => {
+            return Err(ApiError::Forbidden("this brand is not yours"));
+        }
+        (None, desk_core::Role::Admin) => None,
+        (None, _) => op.0.brand_id.map(BrandId),
+        (b, _) => b,
+    };
+    let filter = ConversationFilter {
+        brand_id,
+        state: params
+            .state
+            .as_deref()
+            .map(|s| parse_field::<ConversationState>("state", s))
+            .transpose()?,
+        limit: params.limit.unwrap_or(100),
+    };
+    Ok(Json(state.store.list_conversations(&filter).await?))
+}
+
+/// `GET /conversations/{id}`.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn show_conversation(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, ApiError> {
+    Ok(Json(op.conversation(&state, &id).await?))
+}
+
+/// `GET /conversations/{id}/messages`: oldest first.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn list_messages(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let conversation = op.conversation(&state, &id).await?;
+    Ok(Json(state.store.list_messages(conversation.id).await?))
+}
+
+/// Body of `POST /conversations/{id}/messages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    text: String,
+    quote_token: Option<String>,
+}
+
+/// `POST /conversations/{id}/messages` `{"text": "…", "quote_token": "…"}`: queues the message
+/// (202, status `pending`); it turns `sent` or `failed` once LINE answers.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn send_message(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let conversation = op.conversation(&state, &id).await?;
+    let body: SendBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let text =
+        OutgoingText::parse(body.text).map_err(|e| ApiError::bad_request("text", e.to_string()))?;
+    if !conversation.state.accepts_replies() {
+        return Err(ApiError::Conflict(desk_store::CHAT_COMPLETED.into()));
+    }
+    let message = send::queue_text(
+        &state,
+        conversation.id,
+        op.0.id,
+        text,
+        body.quote_token,
+        now_ms(),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
+}

@@ -1,0 +1,140 @@
+//! linedesk's server: the webhook, JSON API and workers over a [`desk_store::Store`].
+//!
+//! [`Server::start`] takes a bound listener, so tests and the demo can run it on port 0.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod setup;
+pub mod state;
+pub mod telemetry;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use desk_store::{Store, StoreConfig, StoreError};
+use line_api::LineClient;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::state::{AppState, Wakers};
+
+/// What a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub store: StoreConfig,
+    pub line_api_base: String,
+    pub line_data_base: String,
+    pub public_url: Option<String>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server and its workers.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Server {
+    /// Opens the store (creating the SQLite directory if needed), applies migrations, starts
+    /// the workers and serves on `listener`.
+    pub async fn start(config: ServerConfig, listener: TcpListener) -> Result<Server, StartError> {
+        let store = open_store(&config.store).await?;
+        // One client for the process: LINE calls share its connection pool.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("linedesk/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let line = LineClient::new(
+            http,
+            config.line_api_base.clone(),
+            config.line_data_base.clone(),
+        );
+        let state = AppState {
+            store,
+            line,
+            tokens: Default::default(),
+            channels: Default::default(),
+            wake: Arc::new(Wakers::default()),
+            public_url: config.public_url.clone(),
+        };
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(worker::inbox::run(state.clone(), cancel.clone()));
+        tasks.spawn(worker::outbox::run(state.clone(), cancel.clone()));
+        let app = http::router(state.clone());
+        let shutdown = cancel.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+        tasks.close();
+        tracing::info!(%addr, backend = ?state.store.kind(), "linedesk serving");
+        Ok(Server {
+            addr,
+            state,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, lets workers finish their current step, and closes the store.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tasks.wait().await;
+        self.state.store.close().await;
+    }
+
+    /// Waits until the server stops on its own (it does not, unless shut down elsewhere).
+    pub async fn wait(&self) {
+        self.tasks.wait().await;
+    }
+
+    /// A handle that stops the server when cancelled.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+/// Opens and migrates the store, creating the SQLite file's directory first.
+pub async fn open_store(config: &StoreConfig) -> Result<Store, StartError> {
+    if let StoreConfig::Sqlite { path } = config {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let store = Store::connect(config).await?;
+    store.migrate().await?;
+    Ok(store)
+}

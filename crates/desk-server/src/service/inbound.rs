@@ -1,0 +1,197 @@
+//! Applying one inbox event to the desk: parse it, look up (or refresh) who sent it, and turn
+//! it into a store effect.
+
+use desk_core::{ContactKind, FriendStatus, MessageKind, Millis};
+use desk_store::{
+    Applied, ChannelScope, ContactRef, InboundEffect, InboundMessage, InboxRow, Profile, StoreError,
+};
+use line_api::webhook::{Event, EventKind, Mode, ParsedEvent, Source};
+use serde_json::Value;
+
+use crate::state::AppState;
+
+/// Profiles older than this are fetched again when the user writes.
+const PROFILE_MAX_AGE_MS: Millis = 24 * 3_600_000;
+
+/// Why an event could not be applied (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies one claimed inbox row.
+#[tracing::instrument(skip_all, fields(inbox_id = row.id, event_type = %row.event_type))]
+pub async fn apply(state: &AppState, row: &InboxRow, now: Millis) -> Result<Applied, InboundError> {
+    let channel = state.store.channel(row.channel_id).await?;
+    let scope = ChannelScope {
+        channel_id: channel.id,
+        brand_id: channel.brand_id,
+        department_id: channel.department_id,
+    };
+    let effect = match serde_json::from_str::<ParsedEvent>(&row.raw) {
+        Ok(parsed) => effect_of(state, &parsed, scope, now).await,
+        Err(e) => {
+            // Ingest validated it, so only a version change can get here: keep the raw copy.
+            tracing::warn!(error = %e, "stored event no longer parses; kept in the inbox only");
+            InboundEffect::Nothing
+        }
+    };
+    Ok(state
+        .store
+        .apply_inbound(row.id, scope, row.event_ms, effect, now)
+        .await?)
+}
+
+async fn effect_of(
+    state: &AppState,
+    parsed: &ParsedEvent,
+    scope: ChannelScope,
+    now: Millis,
+) -> InboundEffect {
+    let event = &parsed.event;
+    if event.mode == Mode::Standby {
+        // Another channel has chat control: record, never act.
+        return InboundEffect::Nothing;
+    }
+    let raw: Value = serde_json::from_str(parsed.raw.get()).unwrap_or(Value::Null);
+    match &event.kind {
+        EventKind::Message(m) => {
+            let Some(contact) = contact_of(state, event, scope, now).await else {
+                return timeline(None, event, raw);
+            };
+            let Some(line_message_id) = m.message.id().map(str::to_owned) else {
+                return timeline(Some(contact), event, raw);
+            };
+            let body = raw.get("message").cloned().unwrap_or(Value::Null);
+            let line_type = body
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            InboundEffect::Message {
+                message: InboundMessage {
+                    line_message_id,
+                    kind: MessageKind::from_line_type(line_type),
+                    quote_token: m.message.quote_token().map(str::to_owned),
+                    mark_as_read_token: m.message.mark_as_read_token().map(str::to_owned),
+                    sender_line_id: event
+                        .source
+                        .as_ref()
+                        .and_then(Source::user_id)
+                        .map(str::to_owned),
+                    body,
+                },
+                contact,
+                reply_token: event.reply_token.clone(),
+            }
+        }
+        EventKind::Follow(_) | EventKind::Unfollow => {
+            let status = if matches!(event.kind, EventKind::Unfollow) {
+                FriendStatus::Blocked
+            } else {
+                FriendStatus::Friend
+            };
+            match contact_of(state, event, scope, now).await {
+                Some(contact) => InboundEffect::FriendStatus { contact, status },
+                None => timeline(None, event, raw),
+            }
+        }
+        EventKind::Unsend(u) => InboundEffect::Unsend {
+            line_message_id: u.unsend.message_id.clone(),
+        },
+        _ => {
+            let contact = contact_of(state, event, scope, now).await;
+            timeline(contact, event, raw)
+        }
+    }
+}
+
+fn timeline(contact: Option<ContactRef>, event: &Event, raw: Value) -> InboundEffect {
+    InboundEffect::Timeline {
+        contact,
+        kind: event.event_type().to_owned(),
+        detail: raw,
+        reply_token: event.reply_token.clone(),
+    }
+}
+
+/// The chat an event belongs to, with a fresh profile for users when ours is missing or old.
+async fn contact_of(
+    state: &AppState,
+    event: &Event,
+    scope: ChannelScope,
+    now: Millis,
+) -> Option<ContactRef> {
+    let (kind, line_id) = match event.source.as_ref()? {
+        Source::User(u) => (ContactKind::User, u.user_id.clone()?),
+        Source::Group(g) => (ContactKind::Group, g.group_id.clone()),
+        Source::Room(r) => (ContactKind::Room, r.room_id.clone()),
+        Source::Unknown { .. } => return None,
+    };
+    let profile = match kind {
+        ContactKind::User if needs_profile(state, scope, &line_id, now).await => {
+            fetch_profile(state, scope, &line_id, now).await
+        }
+        _ => None,
+    };
+    Some(ContactRef {
+        kind,
+        line_id,
+        profile,
+    })
+}
+
+async fn needs_profile(state: &AppState, scope: ChannelScope, line_id: &str, now: Millis) -> bool {
+    match state
+        .store
+        .contact_by_line_id(scope.channel_id, line_id)
+        .await
+    {
+        Ok(Some(contact)) => contact
+            .profile_ms
+            .is_none_or(|at| now - at > PROFILE_MAX_AGE_MS),
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "contact lookup failed; fetching the profile anyway");
+            true
+        }
+    }
+}
+
+/// A LINE profile; `None` when LINE cannot give one now (the contact keeps its old one).
+async fn fetch_profile(
+    state: &AppState,
+    scope: ChannelScope,
+    user_id: &str,
+    now: Millis,
+) -> Option<Profile> {
+    let token = match state
+        .tokens
+        .get(&state.store, &state.line, scope.channel_id, now)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::warn!(error = %e, "no access token; contact stored without a profile");
+            return None;
+        }
+    };
+    match state.line.profile(&token, user_id).await {
+        Ok(p) => Some(Profile {
+            display_name: Some(p.display_name),
+            picture_url: p.picture_url,
+            status_message: p.status_message,
+            language: p.language,
+        }),
+        Err(e) => {
+            if e.is_unauthorized() {
+                let _ = state
+                    .tokens
+                    .invalidate(&state.store, scope.channel_id)
+                    .await;
+            }
+            tracing::warn!(error = %e, "profile fetch failed; contact stored without a profile");
+            None
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Use cases: what the HTTP handlers and workers do, built on desk-core rules and the store.
+
+pub mod channels;
+pub mod inbound;
+pub mod send;
+pub mod tokens;

@@ -1,0 +1,90 @@
+//! Channel access tokens: one short-lived token per channel, reused until 7 days before it
+//! expires or until LINE answers 401, then re-issued. Single-flight: LINE keeps only 30
+//! tokens per channel and revokes the oldest, so concurrent issues would revoke each other.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use desk_core::{ChannelId, Millis};
+use desk_store::Store;
+use line_api::{LineClient, LineError};
+
+/// Re-issue this long before expiry.
+const RENEW_BEFORE_MS: Millis = 7 * 24 * 3_600_000;
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("could not issue a channel access token: {0}")]
+    Line(#[from] LineError),
+    #[error(transparent)]
+    Store(#[from] desk_store::StoreError),
+}
+
+/// Hands out valid tokens per channel.
+#[derive(Clone, Default)]
+pub struct TokenManager {
+    locks: Arc<Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl TokenManager {
+    /// A usable token for the channel, issuing one if needed.
+    pub async fn get(
+        &self,
+        store: &Store,
+        line: &LineClient,
+        channel: ChannelId,
+        now: Millis,
+    ) -> Result<String, TokenError> {
+        if let Some(token) = fresh(store, channel, now).await? {
+            return Ok(token);
+        }
+        let lock = self.lock_for(channel);
+        let _guard = lock.lock().await;
+        // Another task may have issued one while we waited.
+        if let Some(token) = fresh(store, channel, now).await? {
+            return Ok(token);
+        }
+        let stored = store.channel(channel).await?;
+        let issued = line
+            .issue_token(&stored.line_channel_id, stored.secret.expose())
+            .await?;
+        let expires = now
+            + Millis::try_from(issued.expires_in)
+                .unwrap_or(0)
+                .saturating_mul(1_000);
+        store
+            .set_channel_token(channel, &issued.access_token, expires)
+            .await?;
+        tracing::info!(channel = %channel, "issued a channel access token");
+        Ok(issued.access_token)
+    }
+
+    /// Drops a token LINE refused (401), so the next [`TokenManager::get`] issues a new one.
+    pub async fn invalidate(&self, store: &Store, channel: ChannelId) -> Result<(), TokenError> {
+        store.set_channel_token(channel, "", 0).await?;
+        Ok(())
+    }
+
+    fn lock_for(&self, channel: ChannelId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(channel).or_default().clone()
+    }
+}
+
+async fn fresh(
+    store: &Store,
+    channel: ChannelId,
+    now: Millis,
+) -> Result<Option<String>, TokenError> {
+    let c = store.channel(channel).await?;
+    Ok(match (c.access_token, c.token_expires_ms) {
+        (Some(token), Some(expires)) if !token.is_empty() && expires - RENEW_BEFORE_MS > now => {
+            Some(token)
+        }
+        _ => None,
+    })
+}

@@ -1,0 +1,28 @@
+//! Shared state handed to handlers and workers.
+
+use std::sync::Arc;
+
+use desk_store::Store;
+use line_api::LineClient;
+use tokio::sync::Notify;
+
+use crate::service::channels::ChannelCache;
+use crate::service::tokens::TokenManager;
+
+/// Everything a request or a worker needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub line: LineClient,
+    pub tokens: TokenManager,
+    pub channels: ChannelCache,
+    pub wake: Arc<Wakers>,
+    pub public_url: Option<String>,
+}
+
+/// Nudges for the workers, so new work is picked up at once instead of at the next poll.
+#[derive(Debug, Default)]
+pub struct Wakers {
+    pub inbox: Notify,
+    pub outbox: Notify,
+}

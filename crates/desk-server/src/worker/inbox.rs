@@ -1,0 +1,85 @@
+//! The inbox processor: applies stored webhook events in timestamp order per chat, in parallel
+//! across chats.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use desk_core::Millis;
+use desk_store::InboxRow;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_ms;
+use crate::service::inbound;
+use crate::state::AppState;
+
+const BATCH: i64 = 500;
+const LEASE_MS: Millis = 60_000;
+const PARALLEL_CHATS: usize = 16;
+/// Attempts before an event that keeps failing is set aside (kept, with its error).
+const MAX_ATTEMPTS: i32 = 10;
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Runs the processor.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    loop {
+        let now = now_ms();
+        let rows = match state.store.inbox_claim(now, LEASE_MS, BATCH).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "inbox claim failed");
+                Vec::new()
+            }
+        };
+        let busy = !rows.is_empty();
+        if busy {
+            process(&state, rows).await;
+        }
+        if !busy {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = state.wake.inbox.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        } else if cancel.is_cancelled() {
+            return;
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(events = rows.len()))]
+async fn process(state: &AppState, rows: Vec<InboxRow>) {
+    // One queue per chat, in LINE's timestamp order (ties: arrival order).
+    let mut chats: BTreeMap<(desk_core::ChannelId, Option<String>), Vec<InboxRow>> =
+        BTreeMap::new();
+    for row in rows {
+        chats
+            .entry((row.channel_id, row.chat_key.clone()))
+            .or_default()
+            .push(row);
+    }
+    futures::stream::iter(chats.into_values())
+        .for_each_concurrent(PARALLEL_CHATS, |mut chat| async move {
+            chat.sort_by_key(|r| (r.event_ms, r.id));
+            for row in chat {
+                apply_one(state, &row).await;
+            }
+        })
+        .await;
+}
+
+async fn apply_one(state: &AppState, row: &InboxRow) {
+    let now = now_ms();
+    if let Err(e) = inbound::apply(state, row, now).await {
+        let give_up = row.attempts >= MAX_ATTEMPTS;
+        let retry_at = now + 1_000 * i64::from(row.attempts.clamp(1, 60));
+        tracing::warn!(inbox_id = row.id, error = %e, give_up, "inbox event not applied");
+        if let Err(e) = state
+            .store
+            .inbox_failed(row.id, &e.to_string(), retry_at, give_up, now)
+            .await
+        {
+            tracing::error!(error = %e, "could not record the inbox failure");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Background loops. Each runs until its cancellation token fires.
+
+pub mod inbox;
+pub mod outbox;

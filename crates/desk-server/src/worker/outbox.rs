@@ -1,0 +1,59 @@
+//! The sender: claims due outbox jobs and delivers them to LINE.
+
+use std::time::Duration;
+
+use desk_core::{Millis, RetryPolicy};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::now_ms;
+use crate::service::send;
+use crate::state::AppState;
+
+const BATCH: i64 = 32;
+/// Longer than a send can take (timeouts included), so a live sender never loses its lease.
+const LEASE_MS: Millis = 120_000;
+const PARALLEL_SENDS: usize = 8;
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Runs the sender.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    let policy = RetryPolicy::default();
+    loop {
+        let now = now_ms();
+        let jobs = match state.store.outbox_claim(now, LEASE_MS, BATCH).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox claim failed");
+                Vec::new()
+            }
+        };
+        let busy = !jobs.is_empty();
+        futures::stream::iter(jobs)
+            .for_each_concurrent(PARALLEL_SENDS, |job| {
+                let (state, policy) = (&state, &policy);
+                async move {
+                    let outcome = send::deliver(state, &job, policy, now_ms()).await;
+                    if let Err(e) = state.store.outbox_finish(&job, &outcome, now_ms()).await {
+                        // The lease runs out and the job is retried with the same retry key.
+                        tracing::error!(outbox_id = %job.id, error = %e, "could not record the send outcome");
+                    }
+                }
+            })
+            .await;
+        if busy {
+            continue;
+        }
+        let sleep = match state.store.outbox_next_due().await {
+            Ok(Some(due)) => {
+                Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(MAX_SLEEP)
+            }
+            _ => MAX_SLEEP,
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = state.wake.outbox.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
