@@ -1,0 +1,1 @@
+// crash safety test: see below

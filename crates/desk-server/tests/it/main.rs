@@ -1,0 +1,9 @@
+//! desk-server integration tests: the real server on a random port, the LINE simulator as
+//! LINE, SQLite always and Postgres when `LINEDESK_TEST_POSTGRES_URL` is set.
+
+mod api;
+
+mod events;
+mod helpers;
+mod send;
+mod webhook;
