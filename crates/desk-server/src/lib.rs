@@ -62,6 +62,7 @@ impl Server {
     /// the workers and serves on `listener`.
     pub async fn start(config: ServerConfig, listener: TcpListener) -> Result<Server, StartError> {
         let store = open_store(&config.store).await?;
+        store.release_stale_leases().await?;
         // One client for the process: LINE calls share its connection pool.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))

@@ -102,6 +102,20 @@ impl Store {
     ) -> Result<Applied> {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
+            // Claim the row for good first: if another processor (after an expired lease)
+            // applied it already, this is a no-op, so an event is applied exactly once.
+            let first = sqlx::query(
+                "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2 AND processed_ms IS NULL",
+            )
+            .bind(now)
+            .bind(inbox_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !first {
+                return Ok(Applied::default());
+            }
             let mut applied = Applied::default();
             match effect {
                 InboundEffect::Message {
@@ -227,13 +241,6 @@ impl Store {
                 }
                 InboundEffect::Nothing => {}
             }
-            sqlx::query(
-                "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2",
-            )
-            .bind(now)
-            .bind(inbox_id)
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             Ok(applied)
         })

@@ -159,6 +159,23 @@ impl Store {
         &self.backend
     }
 
+    /// Releases the leases of a previous run. Only for SQLite, where one process owns the
+    /// file: a crashed run's leased inbox and outbox rows are claimable at once instead of
+    /// after the lease. (On Postgres other live instances may hold leases; they expire.)
+    pub async fn release_stale_leases(&self) -> Result<()> {
+        if let Backend::Sqlite { write, .. } = &*self.backend {
+            sqlx::query(
+                "UPDATE webhook_inbox SET lease_until_ms = NULL WHERE processed_ms IS NULL AND lease_until_ms IS NOT NULL",
+            )
+            .execute(write)
+            .await?;
+            sqlx::query("UPDATE outbox SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")
+                .execute(write)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Which backend this is.
     pub fn kind(&self) -> BackendKind {
         match &*self.backend {

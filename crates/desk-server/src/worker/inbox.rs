@@ -14,7 +14,8 @@ use crate::service::inbound;
 use crate::state::AppState;
 
 const BATCH: i64 = 500;
-const LEASE_MS: Millis = 60_000;
+/// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
+const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;

@@ -2,6 +2,7 @@
 //! LINE, SQLite always and Postgres when `LINEDESK_TEST_POSTGRES_URL` is set.
 
 mod api;
+mod crash;
 
 mod events;
 mod helpers;

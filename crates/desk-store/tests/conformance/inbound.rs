@@ -207,3 +207,56 @@ conformance!(follow_unfollow_and_unsend, |store| {
         ]
     );
 });
+
+conformance!(an_event_is_applied_once_even_if_claimed_twice, |store| {
+    let (_, scope) = seed(store).await;
+    store
+        .inbox_append(
+            vec![desk_store::NewInboxEvent {
+                channel_id: scope.channel_id,
+                dedupe_key: "twice".into(),
+                chat_key: Some("U1".into()),
+                event_type: "follow".into(),
+                event_ms: NOW,
+                raw: "{}".into(),
+            }],
+            NOW,
+        )
+        .await
+        .expect("append");
+    let row = store
+        .inbox_claim(NOW, 1_000, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    // The lease runs out while the first processor is still busy: a second one claims it too.
+    let again = store
+        .inbox_claim(NOW + 2_000, 1_000, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(row.id, again.id);
+    let follow = || InboundEffect::FriendStatus {
+        contact: user("U1", None),
+        status: FriendStatus::Friend,
+    };
+    let first = store
+        .apply_inbound(row.id, scope, NOW, follow(), NOW)
+        .await
+        .expect("apply");
+    let second = store
+        .apply_inbound(again.id, scope, NOW, follow(), NOW)
+        .await
+        .expect("apply");
+    assert!(first.contact_id.is_some());
+    assert_eq!(
+        second,
+        desk_store::Applied::default(),
+        "the second apply is a no-op"
+    );
+    let events = store
+        .events_after(scope.brand_id, 0, 100)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 1, "one timeline entry, not two");
+});
