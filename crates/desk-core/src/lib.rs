@@ -1,19 +1,33 @@
 //! linedesk's pure domain: identifiers, conversation states, message kinds, outgoing-text
-//! validation and send planning (reply token or push). No IO, no async, no clock: callers
-//! pass `now` in, so every rule is testable without sleeping.
+//! validation, send planning (reply token or push), channel settings, business hours, the
+//! conversation lifecycle and routing. No IO, no async, no clock: callers pass `now` in, so
+//! every rule is testable without sleeping.
 
 pub mod conversation;
+pub mod hours;
 pub mod ids;
+pub mod lifecycle;
 pub mod message;
+pub mod routing;
 pub mod secret;
 pub mod send;
+pub mod settings;
 pub mod time;
 
 pub use conversation::{CloseReason, ConversationState, FriendStatus};
+pub use hours::{BusinessHours, BusinessHoursSpec, HoursError, OpenInterval, WeeklySchedule};
 pub use ids::*;
+pub use lifecycle::{
+    Command, Conversation, ConversationRow, Effect, LifecycleError, NewConversation, Phase,
+    RowError, TimelineEvent, TimerKind, TransferTarget, Transition, apply, idle_deadline,
+};
 pub use message::{Direction, MessageKind, MessageStatus, OutgoingText, TextError};
+pub use routing::{OperatorStatus, Presence, Router, Routing, RoutingError, RoutingMode};
 pub use secret::Secret;
 pub use send::{ReplyToken, RetryPolicy, SendRoute};
+pub use settings::{
+    ChannelSettings, ChannelSettingsInput, ClosingMessage, MissedWindow, SettingsError,
+};
 pub use time::Millis;
 
 /// A value stored as text (a state, a kind) that does not name any known variant.

@@ -37,6 +37,28 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             println!("API token (shown once): {token}");
             Ok(())
         }
+        Command::BenchWebhook(args) => {
+            let text = std::fs::read_to_string(&args.requests)
+                .with_context(|| format!("cannot read {}", args.requests.display()))?;
+            let requests = line_sim::load::parse_requests(&text).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                !requests.is_empty(),
+                "{} holds no requests",
+                args.requests.display()
+            );
+            let plan = line_sim::load::LoadPlan {
+                url: args.url,
+                requests: std::sync::Arc::new(requests),
+                rate: args.rate,
+                duration: std::time::Duration::from_secs(args.seconds),
+                max_in_flight: args.max_in_flight,
+            };
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(args.max_in_flight)
+                .build()?;
+            println!("{}", line_sim::load::run(plan, http).await);
+            Ok(())
+        }
         Command::Channel(ChannelCommand::Add(args)) => {
             validate_secret(&args.secret)?;
             let store = open(&args.store).await?;

@@ -8,7 +8,7 @@ use desk_store::StoreConfig;
 
 /// linedesk: a live-chat desk for LINE Official Accounts.
 #[derive(Debug, Parser)]
-#[command(name = "linedesk", version, about)]
+#[command(name = "linedesk", version)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, env = "LINEDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -43,6 +43,28 @@ pub enum Command {
     /// Manage LINE channels from the command line (the console wizard does the same with checks).
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Send signed webhook requests at a fixed rate and report latency (see bench/README.md).
+    BenchWebhook(BenchArgs),
+}
+
+/// `linedesk bench-webhook`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Webhook URL, e.g. http://127.0.0.1:8080/line/webhook/KEY.
+    #[arg(long)]
+    pub url: String,
+    /// File of `signature<TAB>body` lines from shared/bench/gen.py.
+    #[arg(long)]
+    pub requests: PathBuf,
+    /// Requests per second.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u32,
+    /// Seconds to send.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Most requests in flight.
+    #[arg(long, default_value_t = 256)]
+    pub max_in_flight: usize,
 }
 
 /// Where the data lives.

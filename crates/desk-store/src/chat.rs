@@ -89,9 +89,188 @@ macro_rules! message_sql {
     };
 }
 
+/// One inbound item for [`Store::apply_inbound_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundItem {
+    pub inbox_id: i64,
+    pub scope: ChannelScope,
+    pub event_ms: Millis,
+    pub effect: InboundEffect,
+}
+
+/// Applies one item inside an open transaction `$tx` (a `&mut Transaction`); evaluates to
+/// [`Applied`]. The inbox row is claimed for good first: if another processor (after an
+/// expired lease) applied it already, nothing happens, so an event is applied exactly once.
+macro_rules! apply_in_tx {
+    ($tx:expr, $item:expr, $now:expr) => {{
+        let tx = $tx;
+        let InboundItem { inbox_id, scope, event_ms, effect } = $item;
+        let now: Millis = $now;
+        'apply: {
+                let first = sqlx::query(
+                    "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2 AND processed_ms IS NULL",
+                )
+                .bind(now)
+                .bind(inbox_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !first {
+                    break 'apply Applied::default();
+                }
+                let mut applied = Applied::default();
+                match effect {
+                    InboundEffect::Message {
+                        contact,
+                        message,
+                        reply_token,
+                    } => {
+                        let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
+                        let (conversation, opened) =
+                            live_conversation!((*tx), scope, contact_id, event_ms, now);
+                        applied.contact_id = Some(contact_id);
+                        applied.conversation_id = Some(conversation);
+                        applied.opened = opened;
+                        let id = MessageId::new();
+                        let inserted = sqlx::query(
+                            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
+                             quote_token, mark_as_read_token, sender_line_id, status, event_ms, created_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                             ON CONFLICT (channel_id, line_message_id) DO NOTHING",
+                        )
+                        .bind(id.0)
+                        .bind(conversation.0)
+                        .bind(scope.channel_id.0)
+                        .bind(Direction::In.as_str())
+                        .bind(message.kind.as_str())
+                        .bind(Json(&message.body))
+                        .bind(&message.line_message_id)
+                        .bind(&message.quote_token)
+                        .bind(&message.mark_as_read_token)
+                        .bind(&message.sender_line_id)
+                        .bind(MessageStatus::Received.as_str())
+                        .bind(event_ms)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected()
+                            == 1;
+                        if inserted {
+                            applied.message_id = Some(id);
+                            // Keep the newest reply token: the older one would expire first anyway.
+                            sqlx::query(
+                                "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END,
+                                 reply_token = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $2 ELSE reply_token END,
+                                 reply_token_ms = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $1 ELSE reply_token_ms END
+                                 WHERE id = $3",
+                            )
+                            .bind(event_ms)
+                            .bind(&reply_token)
+                            .bind(conversation.0)
+                            .execute(&mut **tx)
+                            .await?;
+                            append_event!(
+                                &mut **tx,
+                                scope.brand_id,
+                                Some(conversation),
+                                "message.created",
+                                json!({"message_id": id, "conversation_id": conversation, "opened": opened}),
+                                now
+                            );
+                        }
+                    }
+                    InboundEffect::FriendStatus { contact, status } => {
+                        let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
+                        applied.contact_id = Some(contact_id);
+                        append_event!(
+                            &mut **tx,
+                            scope.brand_id,
+                            None,
+                            "contact.friend_status",
+                            json!({"contact_id": contact_id, "friend_status": status}),
+                            now
+                        );
+                    }
+                    InboundEffect::Unsend { line_message_id } => {
+                        let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+                            "UPDATE messages SET unsent = TRUE WHERE channel_id = $1 AND line_message_id = $2
+                             RETURNING id, conversation_id",
+                        )
+                        .bind(scope.channel_id.0)
+                        .bind(&line_message_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        if let Some((message, conversation)) = row {
+                            applied.message_id = Some(MessageId(message));
+                            applied.conversation_id = Some(ConversationId(conversation));
+                            append_event!(
+                                &mut **tx,
+                                scope.brand_id,
+                                Some(ConversationId(conversation)),
+                                "message.unsent",
+                                json!({"message_id": message, "conversation_id": conversation}),
+                                now
+                            );
+                        }
+                    }
+                    InboundEffect::Timeline {
+                        contact,
+                        kind,
+                        detail,
+                        reply_token: _,
+                    } => {
+                        let mut conversation = None;
+                        if let Some(contact) = contact {
+                            let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
+                            applied.contact_id = Some(contact_id);
+                            let live: Option<(Uuid,)> = sqlx::query_as(
+                                "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
+                            )
+                            .bind(contact_id.0)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                            conversation = live.map(|(id,)| ConversationId(id));
+                        }
+                        applied.conversation_id = conversation;
+                        append_event!(
+                            &mut **tx,
+                            scope.brand_id,
+                            conversation,
+                            "timeline",
+                            json!({"kind": kind, "detail": detail, "conversation_id": conversation}),
+                            now
+                        );
+                    }
+                    InboundEffect::Nothing => {}
+                }
+            applied
+        }
+    }};
+}
+
 impl Store {
+    /// Applies inbound events in order, in one transaction: one commit (one fsync on SQLite)
+    /// for a whole batch. If it fails, nothing of the batch is applied; the caller retries the
+    /// items one by one so a single bad event cannot hold back the rest.
+    #[tracing::instrument(skip_all, fields(items = items.len()))]
+    pub async fn apply_inbound_batch(
+        &self,
+        items: Vec<InboundItem>,
+        now: Millis,
+    ) -> Result<Vec<Applied>> {
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let mut results = Vec::with_capacity(items.len());
+            for item in items {
+                results.push(apply_in_tx!(&mut tx, item, now));
+            }
+            tx.commit().await?;
+            Ok(results)
+        })
+    }
+
     /// Applies one inbound event and marks its inbox row processed, atomically.
-    #[tracing::instrument(skip_all, fields(inbox_id, channel = %scope.channel_id))]
     pub async fn apply_inbound(
         &self,
         inbox_id: i64,
@@ -100,150 +279,14 @@ impl Store {
         effect: InboundEffect,
         now: Millis,
     ) -> Result<Applied> {
-        on_write!(self.backend(), |pool| {
-            let mut tx = pool.begin().await?;
-            // Claim the row for good first: if another processor (after an expired lease)
-            // applied it already, this is a no-op, so an event is applied exactly once.
-            let first = sqlx::query(
-                "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2 AND processed_ms IS NULL",
-            )
-            .bind(now)
-            .bind(inbox_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !first {
-                return Ok(Applied::default());
-            }
-            let mut applied = Applied::default();
-            match effect {
-                InboundEffect::Message {
-                    contact,
-                    message,
-                    reply_token,
-                } => {
-                    let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
-                    let (conversation, opened) =
-                        live_conversation!(tx, scope, contact_id, event_ms, now);
-                    applied.contact_id = Some(contact_id);
-                    applied.conversation_id = Some(conversation);
-                    applied.opened = opened;
-                    let id = MessageId::new();
-                    let inserted = sqlx::query(
-                        "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
-                         quote_token, mark_as_read_token, sender_line_id, status, event_ms, created_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                         ON CONFLICT (channel_id, line_message_id) DO NOTHING",
-                    )
-                    .bind(id.0)
-                    .bind(conversation.0)
-                    .bind(scope.channel_id.0)
-                    .bind(Direction::In.as_str())
-                    .bind(message.kind.as_str())
-                    .bind(Json(&message.body))
-                    .bind(&message.line_message_id)
-                    .bind(&message.quote_token)
-                    .bind(&message.mark_as_read_token)
-                    .bind(&message.sender_line_id)
-                    .bind(MessageStatus::Received.as_str())
-                    .bind(event_ms)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if inserted {
-                        applied.message_id = Some(id);
-                        // Keep the newest reply token: the older one would expire first anyway.
-                        sqlx::query(
-                            "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END,
-                             reply_token = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $2 ELSE reply_token END,
-                             reply_token_ms = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $1 ELSE reply_token_ms END
-                             WHERE id = $3",
-                        )
-                        .bind(event_ms)
-                        .bind(&reply_token)
-                        .bind(conversation.0)
-                        .execute(&mut *tx)
-                        .await?;
-                        append_event!(
-                            &mut *tx,
-                            scope.brand_id,
-                            Some(conversation),
-                            "message.created",
-                            json!({"message_id": id, "conversation_id": conversation, "opened": opened}),
-                            now
-                        );
-                    }
-                }
-                InboundEffect::FriendStatus { contact, status } => {
-                    let contact_id = upsert_contact!(&mut *tx, scope, contact, Some(status), now);
-                    applied.contact_id = Some(contact_id);
-                    append_event!(
-                        &mut *tx,
-                        scope.brand_id,
-                        None,
-                        "contact.friend_status",
-                        json!({"contact_id": contact_id, "friend_status": status}),
-                        now
-                    );
-                }
-                InboundEffect::Unsend { line_message_id } => {
-                    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
-                        "UPDATE messages SET unsent = TRUE WHERE channel_id = $1 AND line_message_id = $2
-                         RETURNING id, conversation_id",
-                    )
-                    .bind(scope.channel_id.0)
-                    .bind(&line_message_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((message, conversation)) = row {
-                        applied.message_id = Some(MessageId(message));
-                        applied.conversation_id = Some(ConversationId(conversation));
-                        append_event!(
-                            &mut *tx,
-                            scope.brand_id,
-                            Some(ConversationId(conversation)),
-                            "message.unsent",
-                            json!({"message_id": message, "conversation_id": conversation}),
-                            now
-                        );
-                    }
-                }
-                InboundEffect::Timeline {
-                    contact,
-                    kind,
-                    detail,
-                    reply_token: _,
-                } => {
-                    let mut conversation = None;
-                    if let Some(contact) = contact {
-                        let contact_id = upsert_contact!(&mut *tx, scope, contact, None, now);
-                        applied.contact_id = Some(contact_id);
-                        let live: Option<(Uuid,)> = sqlx::query_as(
-                            "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
-                        )
-                        .bind(contact_id.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        conversation = live.map(|(id,)| ConversationId(id));
-                    }
-                    applied.conversation_id = conversation;
-                    append_event!(
-                        &mut *tx,
-                        scope.brand_id,
-                        conversation,
-                        "timeline",
-                        json!({"kind": kind, "detail": detail, "conversation_id": conversation}),
-                        now
-                    );
-                }
-                InboundEffect::Nothing => {}
-            }
-            tx.commit().await?;
-            Ok(applied)
-        })
+        let item = InboundItem {
+            inbox_id,
+            scope,
+            event_ms,
+            effect,
+        };
+        let mut applied = self.apply_inbound_batch(vec![item], now).await?;
+        Ok(applied.pop().unwrap_or_default())
     }
 
     /// A contact by its LINE id on a channel.

@@ -26,8 +26,8 @@ use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-pub use chat::ChannelScope;
 pub use chat::{Applied, InboundEffect};
+pub use chat::{ChannelScope, InboundItem};
 pub use error::StoreError;
 pub use inbox::AppendOutcome;
 pub use models::*;

@@ -29,6 +29,7 @@ mod control;
 mod error;
 mod events;
 pub mod ids;
+pub mod load;
 mod model;
 mod sim;
 mod state;

@@ -3,7 +3,8 @@
 
 use desk_core::{ContactKind, FriendStatus, MessageKind, Millis};
 use desk_store::{
-    Applied, ChannelScope, ContactRef, InboundEffect, InboundMessage, InboxRow, Profile, StoreError,
+    ChannelScope, ContactRef, InboundEffect, InboundItem, InboundMessage, InboxRow, Profile,
+    StoreError,
 };
 use line_api::webhook::{Event, EventKind, Mode, ParsedEvent, Source};
 use serde_json::Value;
@@ -20,9 +21,15 @@ pub enum InboundError {
     Store(#[from] StoreError),
 }
 
-/// Applies one claimed inbox row.
+/// Turns one claimed inbox row into a store item. `chat` carries what was already learnt about
+/// this chat earlier in the batch (so a burst from a new user fetches the profile once).
 #[tracing::instrument(skip_all, fields(inbox_id = row.id, event_type = %row.event_type))]
-pub async fn apply(state: &AppState, row: &InboxRow, now: Millis) -> Result<Applied, InboundError> {
+pub async fn prepare(
+    state: &AppState,
+    row: &InboxRow,
+    chat: &mut ChatMemo,
+    now: Millis,
+) -> Result<InboundItem, InboundError> {
     let channel = state.store.channel(row.channel_id).await?;
     let scope = ChannelScope {
         channel_id: channel.id,
@@ -30,23 +37,32 @@ pub async fn apply(state: &AppState, row: &InboxRow, now: Millis) -> Result<Appl
         department_id: channel.department_id,
     };
     let effect = match serde_json::from_str::<ParsedEvent>(&row.raw) {
-        Ok(parsed) => effect_of(state, &parsed, scope, now).await,
+        Ok(parsed) => effect_of(state, &parsed, scope, chat, now).await,
         Err(e) => {
             // Ingest validated it, so only a version change can get here: keep the raw copy.
             tracing::warn!(error = %e, "stored event no longer parses; kept in the inbox only");
             InboundEffect::Nothing
         }
     };
-    Ok(state
-        .store
-        .apply_inbound(row.id, scope, row.event_ms, effect, now)
-        .await?)
+    Ok(InboundItem {
+        inbox_id: row.id,
+        scope,
+        event_ms: row.event_ms,
+        effect,
+    })
+}
+
+/// What one batch has learnt about a chat so far.
+#[derive(Debug, Default)]
+pub struct ChatMemo {
+    profile_checked: bool,
 }
 
 async fn effect_of(
     state: &AppState,
     parsed: &ParsedEvent,
     scope: ChannelScope,
+    chat: &mut ChatMemo,
     now: Millis,
 ) -> InboundEffect {
     let event = &parsed.event;
@@ -57,7 +73,7 @@ async fn effect_of(
     let raw: Value = serde_json::from_str(parsed.raw.get()).unwrap_or(Value::Null);
     match &event.kind {
         EventKind::Message(m) => {
-            let Some(contact) = contact_of(state, event, scope, now).await else {
+            let Some(contact) = contact_of(state, event, scope, chat, now).await else {
                 return timeline(None, event, raw);
             };
             let Some(line_message_id) = m.message.id().map(str::to_owned) else {
@@ -91,7 +107,7 @@ async fn effect_of(
             } else {
                 FriendStatus::Friend
             };
-            match contact_of(state, event, scope, now).await {
+            match contact_of(state, event, scope, chat, now).await {
                 Some(contact) => InboundEffect::FriendStatus { contact, status },
                 None => timeline(None, event, raw),
             }
@@ -100,7 +116,7 @@ async fn effect_of(
             line_message_id: u.unsend.message_id.clone(),
         },
         _ => {
-            let contact = contact_of(state, event, scope, now).await;
+            let contact = contact_of(state, event, scope, chat, now).await;
             timeline(contact, event, raw)
         }
     }
@@ -120,6 +136,7 @@ async fn contact_of(
     state: &AppState,
     event: &Event,
     scope: ChannelScope,
+    chat: &mut ChatMemo,
     now: Millis,
 ) -> Option<ContactRef> {
     let (kind, line_id) = match event.source.as_ref()? {
@@ -128,9 +145,14 @@ async fn contact_of(
         Source::Room(r) => (ContactKind::Room, r.room_id.clone()),
         Source::Unknown { .. } => return None,
     };
+    // Looked at once per chat per batch: a burst from a new user fetches the profile once.
     let profile = match kind {
-        ContactKind::User if needs_profile(state, scope, &line_id, now).await => {
-            fetch_profile(state, scope, &line_id, now).await
+        ContactKind::User if !chat.profile_checked => {
+            chat.profile_checked = true;
+            match needs_profile(state, scope, &line_id, now).await {
+                true => fetch_profile(state, scope, &line_id, now).await,
+                false => None,
+            }
         }
         _ => None,
     };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use desk_core::Millis;
-use desk_store::InboxRow;
+use desk_store::{InboundItem, InboxRow};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -59,28 +59,52 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             .or_default()
             .push(row);
     }
-    futures::stream::iter(chats.into_values())
-        .for_each_concurrent(PARALLEL_CHATS, |mut chat| async move {
-            chat.sort_by_key(|r| (r.event_ms, r.id));
-            for row in chat {
-                apply_one(state, &row).await;
+    // Prepare (profile look-ups) in parallel across chats, in order within each.
+    let prepared: Vec<Vec<(InboxRow, Result<InboundItem, inbound::InboundError>)>> =
+        futures::stream::iter(chats.into_values())
+            .map(|mut chat| async move {
+                chat.sort_by_key(|r| (r.event_ms, r.id));
+                let mut memo = inbound::ChatMemo::default();
+                let mut out = Vec::with_capacity(chat.len());
+                for row in chat {
+                    let item = inbound::prepare(state, &row, &mut memo, now_ms()).await;
+                    out.push((row, item));
+                }
+                out
+            })
+            .buffer_unordered(PARALLEL_CHATS)
+            .collect()
+            .await;
+
+    let mut items = Vec::new();
+    for (row, item) in prepared.into_iter().flatten() {
+        match item {
+            Ok(item) => items.push((row, item)),
+            Err(e) => record_failure(state, &row, &e.to_string()).await,
+        }
+    }
+    // One transaction for the batch; if it fails, one by one so a bad event holds back no other.
+    let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
+    if let Err(e) = state.store.apply_inbound_batch(batch, now_ms()).await {
+        tracing::warn!(error = %e, "batch apply failed; applying one by one");
+        for (row, item) in items {
+            if let Err(e) = state.store.apply_inbound_batch(vec![item], now_ms()).await {
+                record_failure(state, &row, &e.to_string()).await;
             }
-        })
-        .await;
+        }
+    }
 }
 
-async fn apply_one(state: &AppState, row: &InboxRow) {
+async fn record_failure(state: &AppState, row: &InboxRow, error: &str) {
     let now = now_ms();
-    if let Err(e) = inbound::apply(state, row, now).await {
-        let give_up = row.attempts >= MAX_ATTEMPTS;
-        let retry_at = now + 1_000 * i64::from(row.attempts.clamp(1, 60));
-        tracing::warn!(inbox_id = row.id, error = %e, give_up, "inbox event not applied");
-        if let Err(e) = state
-            .store
-            .inbox_failed(row.id, &e.to_string(), retry_at, give_up, now)
-            .await
-        {
-            tracing::error!(error = %e, "could not record the inbox failure");
-        }
+    let give_up = row.attempts >= MAX_ATTEMPTS;
+    let retry_at = now + 1_000 * i64::from(row.attempts.clamp(1, 60));
+    tracing::warn!(inbox_id = row.id, error, give_up, "inbox event not applied");
+    if let Err(e) = state
+        .store
+        .inbox_failed(row.id, error, retry_at, give_up, now)
+        .await
+    {
+        tracing::error!(error = %e, "could not record the inbox failure");
     }
 }
