@@ -65,7 +65,9 @@ mod tests {
         for reason in CloseReason::ALL {
             assert_eq!(reason.as_str().parse::<CloseReason>(), Ok(*reason));
         }
-        let err = "gone".parse::<ConversationState>().unwrap_err();
+        let err = "gone"
+            .parse::<ConversationState>()
+            .expect_err("not a state");
         assert_eq!(err.to_string(), "unknown conversation state `gone`");
     }
 

@@ -377,9 +377,9 @@ pub enum LifecycleError {
 ///
 /// With `postpone_outside_business_hours` on and `hours` given, a deadline that falls while
 /// the department is closed becomes the next opening + the idle window. The rule is applied
-/// once, so with hours 09:00–18:00 and a 10-hour window, a chat idle from 17:00 closes at
-/// 19:00 the next open day — after a full window of open time — rather than being pushed
-/// forever. If the schedule never opens, the deadline stays where it was.
+/// once: with hours 09:00–18:00 and a 10-hour window, a chat idle from 17:00 (due 03:00)
+/// closes at 19:00 the next open day, after closing time, rather than being pushed again and
+/// again. If the schedule never opens, the deadline stays where it was.
 pub fn idle_deadline(
     settings: &ChannelSettings,
     hours: Option<&BusinessHours>,

@@ -418,42 +418,39 @@ impl Router {
     /// event calls this; call it yourself after [`Router::restore`].
     pub fn settle(&mut self, now: Millis) -> Vec<Routing> {
         let mut out = Vec::new();
+        // Assignments first, front to back. Offers come after, so they go only to those
+        // still available once this round's assignments have taken their share.
         let waiting: Vec<ConversationId> = self.queue.iter().copied().collect();
+        for chat in &waiting {
+            if let Some(operator) = self.choose(*chat) {
+                out.push(self.assign(*chat, operator, now));
+            }
+        }
         for chat in waiting {
             let Some(entry) = self.chats.get(&chat) else {
                 continue;
             };
+            if entry.assignee.is_some() {
+                continue;
+            }
             let Some(department) = self.departments.get(&entry.department) else {
                 continue;
             };
-            let mode = department.mode;
-            match mode {
-                RoutingMode::NotifyAll => {
-                    let available: BTreeSet<OperatorId> =
-                        self.available_members(department).collect();
-                    if let Some(entry) = self.chats.get_mut(&chat) {
-                        // Forget offers to those who left, so they are told again on return.
-                        entry.offered.retain(|op| available.contains(op));
-                        let fresh: Vec<OperatorId> =
-                            available.difference(&entry.offered).copied().collect();
-                        if !fresh.is_empty() {
-                            entry.offered.extend(fresh.iter().copied());
-                            out.push(Routing::Offered {
-                                chat,
-                                operators: fresh,
-                            });
-                        }
-                    }
-                }
-                RoutingMode::RoundRobin | RoutingMode::LastAttenderFirst => {
-                    let preferred = (mode == RoutingMode::LastAttenderFirst)
-                        .then(|| self.last_attender.get(&entry.contact).copied())
-                        .flatten()
-                        .filter(|op| department.members.contains(op) && self.is_available(*op));
-                    let pick = preferred.or_else(|| self.round_robin(department));
-                    if let Some(operator) = pick {
-                        out.push(self.assign(chat, operator, now));
-                    }
+            if department.mode != RoutingMode::NotifyAll {
+                continue;
+            }
+            let available: BTreeSet<OperatorId> = self.available_members(department).collect();
+            if let Some(entry) = self.chats.get_mut(&chat) {
+                // Forget offers to those who left, so they are told again on return.
+                entry.offered.retain(|op| available.contains(op));
+                let fresh: Vec<OperatorId> =
+                    available.difference(&entry.offered).copied().collect();
+                if !fresh.is_empty() {
+                    entry.offered.extend(fresh.iter().copied());
+                    out.push(Routing::Offered {
+                        chat,
+                        operators: fresh,
+                    });
                 }
             }
         }
@@ -559,6 +556,23 @@ impl Router {
             let recency = self.operators.get(op).and_then(OperatorSlot::recency);
             (recency, *op)
         })
+    }
+
+    /// The operator routing gives a waiting chat to now, if its department assigns (round
+    /// robin, last attender first) and someone is available.
+    fn choose(&self, chat: ConversationId) -> Option<OperatorId> {
+        let entry = self.chats.get(&chat)?;
+        let department = self.departments.get(&entry.department)?;
+        let preferred = match department.mode {
+            RoutingMode::NotifyAll => return None,
+            RoutingMode::RoundRobin => None,
+            RoutingMode::LastAttenderFirst => self
+                .last_attender
+                .get(&entry.contact)
+                .copied()
+                .filter(|op| department.members.contains(op) && self.is_available(*op)),
+        };
+        preferred.or_else(|| self.round_robin(department))
     }
 
     /// Gives `chat` to `operator` (checks already done), freeing its previous holder.

@@ -37,7 +37,7 @@ impl std::fmt::Display for Span {
             .find(|(size, _)| ms != 0 && ms % size == 0)
             .unwrap_or((1, "millisecond"));
         let n = ms / size;
-        let plural = if n == 1 { "" } else { "s" };
+        let plural = if n.abs() == 1 { "" } else { "s" };
         write!(f, "{n} {name}{plural}")
     }
 }

@@ -44,10 +44,16 @@ fn fire(conv: &Conversation, kind: TimerKind, s: &ChannelSettings, now: Millis) 
     run(conv, Command::TimerFired { kind }, s, now)
 }
 
-/// A chat opened by operator 1 at `T0`.
+/// A chat opened by operator 1 at `T0` (taken over from the bot when the bot is on).
 fn open_chat(s: &ChannelSettings) -> Conversation {
-    let waiting = Conversation::start(new_chat(), s, T0).conversation;
-    run(&waiting, Command::Accept { operator: op(1) }, s, T0).conversation
+    let started = Conversation::start(new_chat(), s, T0).conversation;
+    let operator = op(1);
+    let cmd = if started.state() == ConversationState::Bot {
+        Command::TakeOver { operator }
+    } else {
+        Command::Accept { operator }
+    };
+    run(&started, cmd, s, T0).conversation
 }
 
 fn closing(text: &str) -> Option<String> {
@@ -109,7 +115,10 @@ fn every_missed_window_closes_exactly_on_time() {
 
         assert!(!fire(&waiting, TimerKind::Pickup, &s, pickup - 1).changed);
         let missed = fire(&waiting, TimerKind::Pickup, &s, pickup);
-        assert_eq!(missed.effects, vec![Effect::Timeline(TimelineEvent::Missed)]);
+        assert_eq!(
+            missed.effects,
+            vec![Effect::Timeline(TimelineEvent::Missed)]
+        );
         let missed = missed.conversation;
         let close_at = pickup + window.as_millis();
         assert_eq!(
@@ -121,11 +130,22 @@ fn every_missed_window_closes_exactly_on_time() {
         );
 
         // Still answerable until the window ends; a user message does not extend it.
-        let nudged = run(&missed, Command::UserMessage, &s, close_at - HOUR.min(window.as_millis() / 2));
-        assert_eq!(nudged.conversation.next_deadline(), Some((TimerKind::MissedClose, close_at)));
+        let nudged = run(
+            &missed,
+            Command::UserMessage,
+            &s,
+            close_at - HOUR.min(window.as_millis() / 2),
+        );
+        assert_eq!(
+            nudged.conversation.next_deadline(),
+            Some((TimerKind::MissedClose, close_at))
+        );
         assert!(!fire(&missed, TimerKind::MissedClose, &s, close_at - 1).changed);
         let closed = fire(&missed, TimerKind::MissedClose, &s, close_at);
-        assert_eq!(closed.conversation.close_reason(), Some(CloseReason::MissedTimeout));
+        assert_eq!(
+            closed.conversation.close_reason(),
+            Some(CloseReason::MissedTimeout)
+        );
         assert_eq!(
             closed.effects,
             vec![
@@ -137,7 +157,15 @@ fn every_missed_window_closes_exactly_on_time() {
             ]
         );
         // The same timer again (a second worker, a retry) changes nothing.
-        assert!(!fire(&closed.conversation, TimerKind::MissedClose, &s, close_at + 1).changed);
+        assert!(
+            !fire(
+                &closed.conversation,
+                TimerKind::MissedClose,
+                &s,
+                close_at + 1
+            )
+            .changed
+        );
     }
     assert_eq!(MissedWindow::OneMonth.as_millis(), 30 * DAY);
 }
@@ -161,7 +189,12 @@ fn answering_a_missed_chat_opens_it() {
     let waiting = Conversation::start(new_chat(), &s, T0).conversation;
     let missed = fire(&waiting, TimerKind::Pickup, &s, T0 + 2 * MINUTE).conversation;
     let at = T0 + 3 * HOUR;
-    let t = run(&missed, Command::OperatorMessage { operator: op(7) }, &s, at);
+    let t = run(
+        &missed,
+        Command::OperatorMessage { operator: op(7) },
+        &s,
+        at,
+    );
     assert_eq!(
         t.conversation.phase,
         Phase::Open {
@@ -188,16 +221,30 @@ fn idle_resets_on_every_message_from_either_side() {
         s.closing_message = closing("Closed for now. Write again any time!");
     });
     let open = open_chat(&s);
-    assert_eq!(open.next_deadline(), Some((TimerKind::IdleClose, T0 + 5 * MINUTE)));
+    assert_eq!(
+        open.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 5 * MINUTE))
+    );
 
     let user = run(&open, Command::UserMessage, &s, T0 + 3 * MINUTE).conversation;
-    assert_eq!(user.next_deadline(), Some((TimerKind::IdleClose, T0 + 8 * MINUTE)));
+    assert_eq!(
+        user.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 8 * MINUTE))
+    );
     // The timer set for the first deadline fires and finds the deadline moved: no-op.
     assert!(!fire(&user, TimerKind::IdleClose, &s, T0 + 5 * MINUTE).changed);
 
-    let operator = run(&user, Command::OperatorMessage { operator: op(1) }, &s, T0 + 7 * MINUTE)
-        .conversation;
-    assert_eq!(operator.next_deadline(), Some((TimerKind::IdleClose, T0 + 12 * MINUTE)));
+    let operator = run(
+        &user,
+        Command::OperatorMessage { operator: op(1) },
+        &s,
+        T0 + 7 * MINUTE,
+    )
+    .conversation;
+    assert_eq!(
+        operator.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 12 * MINUTE))
+    );
     assert!(!fire(&operator, TimerKind::IdleClose, &s, T0 + 8 * MINUTE).changed);
     assert!(!fire(&operator, TimerKind::IdleClose, &s, T0 + 12 * MINUTE - 1).changed);
 
@@ -226,7 +273,10 @@ fn a_message_processed_late_never_moves_the_deadline_back() {
     let newer = run(&open, Command::UserMessage, &s, T0 + 4 * MINUTE).conversation;
     let older = run(&newer, Command::UserMessage, &s, T0 + MINUTE).conversation;
     assert_eq!(older.last_message_ms, T0 + 4 * MINUTE);
-    assert_eq!(older.next_deadline(), Some((TimerKind::IdleClose, T0 + 9 * MINUTE)));
+    assert_eq!(
+        older.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 9 * MINUTE))
+    );
 }
 
 #[test]
@@ -252,10 +302,16 @@ fn bot_idle_applies_while_the_bot_holds_the_chat() {
     // User and bot messages both reset the bot's idle clock.
     let bot = run(&bot, Command::UserMessage, &s, T0 + 4 * MINUTE).conversation;
     let bot = run(&bot, Command::BotMessage, &s, T0 + 6 * MINUTE).conversation;
-    assert_eq!(bot.next_deadline(), Some((TimerKind::IdleClose, T0 + 16 * MINUTE)));
+    assert_eq!(
+        bot.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 16 * MINUTE))
+    );
     assert!(!fire(&bot, TimerKind::IdleClose, &s, T0 + 10 * MINUTE).changed);
     let closed = fire(&bot, TimerKind::IdleClose, &s, T0 + 16 * MINUTE);
-    assert_eq!(closed.conversation.close_reason(), Some(CloseReason::BotIdle));
+    assert_eq!(
+        closed.conversation.close_reason(),
+        Some(CloseReason::BotIdle)
+    );
     assert_eq!(
         closed.effects,
         vec![
@@ -271,8 +327,17 @@ fn bot_idle_applies_while_the_bot_holds_the_chat() {
     );
 
     // Taken over, the operator window applies, and closes as `idle`.
-    let taken = run(&bot, Command::TakeOver { operator: op(3) }, &s, T0 + 8 * MINUTE).conversation;
-    assert_eq!(taken.next_deadline(), Some((TimerKind::IdleClose, T0 + 38 * MINUTE)));
+    let taken = run(
+        &bot,
+        Command::TakeOver { operator: op(3) },
+        &s,
+        T0 + 8 * MINUTE,
+    )
+    .conversation;
+    assert_eq!(
+        taken.next_deadline(),
+        Some((TimerKind::IdleClose, T0 + 38 * MINUTE))
+    );
     assert!(!fire(&taken, TimerKind::IdleClose, &s, T0 + 16 * MINUTE).changed);
     let closed = fire(&taken, TimerKind::IdleClose, &s, T0 + 38 * MINUTE);
     assert_eq!(closed.conversation.close_reason(), Some(CloseReason::Idle));
@@ -302,7 +367,13 @@ fn handoff_puts_the_chat_in_the_department_line() {
     let s = settings(|s| s.bot_enabled = true);
     let bot = Conversation::start(new_chat(), &s, T0).conversation;
     assert_eq!(
-        apply(&bot, Command::OperatorMessage { operator: op(1) }, &s, None, T0),
+        apply(
+            &bot,
+            Command::OperatorMessage { operator: op(1) },
+            &s,
+            None,
+            T0
+        ),
         Err(LifecycleError::HeldByBot)
     );
     let t = run(&bot, Command::Handoff, &s, T0 + MINUTE);
@@ -349,18 +420,46 @@ fn hand_back_needs_the_bot() {
 fn the_first_accept_wins() {
     let s = settings(|_| {});
     let waiting = Conversation::start(new_chat(), &s, T0).conversation;
-    let open = run(&waiting, Command::Accept { operator: op(1) }, &s, T0 + SECOND).conversation;
+    let open = run(
+        &waiting,
+        Command::Accept { operator: op(1) },
+        &s,
+        T0 + SECOND,
+    )
+    .conversation;
     assert_eq!(
-        apply(&open, Command::Accept { operator: op(2) }, &s, None, T0 + SECOND),
+        apply(
+            &open,
+            Command::Accept { operator: op(2) },
+            &s,
+            None,
+            T0 + SECOND
+        ),
         Err(LifecycleError::AlreadyTaken { by: op(1) })
     );
     // A double click by the winner is harmless.
-    assert!(!run(&open, Command::Accept { operator: op(1) }, &s, T0 + 2 * SECOND).changed);
+    assert!(
+        !run(
+            &open,
+            Command::Accept { operator: op(1) },
+            &s,
+            T0 + 2 * SECOND
+        )
+        .changed
+    );
     assert_eq!(
-        apply(&open, Command::OperatorMessage { operator: op(2) }, &s, None, T0)
-            .map_err(|e| e.to_string()),
-        Err("this chat is assigned to another operator; ask them or a supervisor to transfer it"
-            .to_owned())
+        apply(
+            &open,
+            Command::OperatorMessage { operator: op(2) },
+            &s,
+            None,
+            T0
+        )
+        .map_err(|e| e.to_string()),
+        Err(
+            "this chat is assigned to another operator; ask them or a supervisor to transfer it"
+                .to_owned()
+        )
     );
 }
 
@@ -377,11 +476,18 @@ fn assignment_offers_without_opening() {
         }
     );
     // The assignee answering opens it without another routing change.
-    let opened = run(&t.conversation, Command::OperatorMessage { operator: op(4) }, &s, T0 + MINUTE);
+    let opened = run(
+        &t.conversation,
+        Command::OperatorMessage { operator: op(4) },
+        &s,
+        T0 + MINUTE,
+    );
     assert_eq!(opened.conversation.state(), ConversationState::Open);
     assert_eq!(
         opened.effects,
-        vec![Effect::Timeline(TimelineEvent::Accepted { operator: op(4) })]
+        vec![Effect::Timeline(TimelineEvent::Accepted {
+            operator: op(4)
+        })]
     );
     // Unanswered, it goes missed with its assignee kept.
     let missed = fire(&t.conversation, TimerKind::Pickup, &s, T0 + 2 * MINUTE).conversation;
@@ -506,7 +612,12 @@ fn closed_is_final() {
         s.closing_message = closing("bye");
     });
     let open = open_chat(&s);
-    let closed = run(&open, Command::Close { operator: op(1) }, &s, T0 + MINUTE / 2);
+    let closed = run(
+        &open,
+        Command::Close { operator: op(1) },
+        &s,
+        T0 + MINUTE / 2,
+    );
     assert_eq!(
         closed.effects,
         vec![
@@ -549,7 +660,9 @@ fn closed_is_final() {
     }
     assert_eq!(
         apply(&closed, Command::UserMessage, &s, None, T0 + HOUR),
-        Err(LifecycleError::StartNewConversation { previous: closed.id })
+        Err(LifecycleError::StartNewConversation {
+            previous: closed.id
+        })
     );
     // The idle timer that was set before the operator closed it fires into a closed chat.
     for &kind in TimerKind::ALL {
@@ -627,7 +740,10 @@ fn idle_deadlines_outside_business_hours_are_postponed() {
         Some(tokyo(5, 10, 0))
     );
     // No hours, or the option off: unchanged.
-    assert_eq!(idle_deadline(&s, None, tokyo(6, 17, 30)), Some(tokyo(6, 18, 30)));
+    assert_eq!(
+        idle_deadline(&s, None, tokyo(6, 17, 30)),
+        Some(tokyo(6, 18, 30))
+    );
     let off = settings(|s| s.idle_close_ms = Some(HOUR));
     assert_eq!(
         idle_deadline(&off, Some(&hours), tokyo(6, 17, 30)),
@@ -651,7 +767,14 @@ fn idle_deadlines_outside_business_hours_are_postponed() {
 
     // Through apply: the user's late-evening message moves the deadline to the next morning.
     let open = open_chat(&s);
-    let t = apply(&open, Command::UserMessage, &s, Some(&hours), tokyo(2, 23, 0)).expect("ok");
+    let t = apply(
+        &open,
+        Command::UserMessage,
+        &s,
+        Some(&hours),
+        tokyo(2, 23, 0),
+    )
+    .expect("ok");
     assert_eq!(
         t.conversation.next_deadline(),
         Some((TimerKind::IdleClose, tokyo(3, 10, 0)))
@@ -668,7 +791,14 @@ fn bot_idle_is_never_postponed() {
         s.postpone_outside_business_hours = true;
     });
     let bot = Conversation::start(new_chat(), &s, T0).conversation;
-    let t = apply(&bot, Command::UserMessage, &s, Some(&hours), tokyo(2, 23, 0)).expect("ok");
+    let t = apply(
+        &bot,
+        Command::UserMessage,
+        &s,
+        Some(&hours),
+        tokyo(2, 23, 0),
+    )
+    .expect("ok");
     assert_eq!(
         t.conversation.next_deadline(),
         Some((TimerKind::IdleClose, tokyo(3, 0, 0)))
@@ -738,19 +868,21 @@ fn arb_settings() -> impl Strategy<Value = ChannelSettings> {
         any::<bool>(),
         prop::sample::select(vec![MINUTE, 3 * HOUR]),
     )
-        .prop_map(|(missed_window, pickup_ms, idle_close_ms, postpone, bot, bot_idle)| {
-            ChannelSettings::new(ChannelSettingsInput {
-                missed_window,
-                pickup_ms,
-                idle_close_ms,
-                closing_message: Some("bye".into()),
-                postpone_outside_business_hours: postpone,
-                bot_enabled: bot,
-                bot_idle_close_ms: bot_idle,
-                bot_closing_message: None,
-            })
-            .expect("generated settings are valid")
-        })
+        .prop_map(
+            |(missed_window, pickup_ms, idle_close_ms, postpone, bot, bot_idle)| {
+                ChannelSettings::new(ChannelSettingsInput {
+                    missed_window,
+                    pickup_ms,
+                    idle_close_ms,
+                    closing_message: Some("bye".into()),
+                    postpone_outside_business_hours: postpone,
+                    bot_enabled: bot,
+                    bot_idle_close_ms: bot_idle,
+                    bot_closing_message: None,
+                })
+                .expect("generated settings are valid")
+            },
+        )
 }
 
 /// Checks what must hold of every conversation, whatever happened to it.
@@ -784,7 +916,10 @@ fn check_invariants(conv: &Conversation, s: &ChannelSettings) -> Result<(), Test
             prop_assert!(row.closed_ms.is_some());
         }
     }
-    prop_assert_eq!(row.close_reason.is_some(), conv.state() == ConversationState::Closed);
+    prop_assert_eq!(
+        row.close_reason.is_some(),
+        conv.state() == ConversationState::Closed
+    );
     Ok(())
 }
 
