@@ -35,7 +35,7 @@ esac
 
 run_server() {
     # LINE is not reachable from a benchmark: profile fetches fail fast against the discard port.
-    RUST_LOG=warn LINEDESK_LINE_API_BASE=http://127.0.0.1:9 LINEDESK_LINE_DATA_BASE=http://127.0.0.1:9 \
+    RUST_LOG=error LINEDESK_LINE_API_BASE=http://127.0.0.1:9 LINEDESK_LINE_DATA_BASE=http://127.0.0.1:9 \
         "$BIN" serve --listen "127.0.0.1:$PORT" "${store[@]}" &
     server=$!
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done

@@ -127,13 +127,13 @@ impl Server {
 
 /// Opens and migrates the store, creating the SQLite file's directory first.
 pub async fn open_store(config: &StoreConfig) -> Result<Store, StartError> {
-    if let StoreConfig::Sqlite { path } = config {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+    if let StoreConfig::Sqlite { path } = config
+        && let Some(dir) = path.parent()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     let store = Store::connect(config).await?;
     store.migrate().await?;

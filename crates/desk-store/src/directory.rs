@@ -13,7 +13,7 @@ macro_rules! channel_sql {
         concat!(
             "SELECT id, brand_id, department_id, line_channel_id, channel_key, secret, previous_secret, ",
             "previous_secret_until_ms, access_token, token_expires_ms, bot_user_id, basic_id, display_name, picture_url, ",
-            "signature_failures, events_received, last_event_ms, reply_count, push_count, created_ms ",
+            "signature_failures, reply_count, push_count, created_ms ",
             "FROM line_channels WHERE removed_ms IS NULL AND ",
             $where
         )

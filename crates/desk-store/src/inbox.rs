@@ -11,10 +11,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, on_read, on_write};
 
-/// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
-const ROWS_PER_INSERT: usize = 400;
+/// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
+/// Postgres's 65,535 bound parameters.
+const ROWS_PER_INSERT: usize = 4_000;
 /// Events one group commit takes at most before committing.
-const MAX_GROUP: usize = 4_000;
+const MAX_GROUP: usize = ROWS_PER_INSERT;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +36,13 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct GroupCommitter {
     jobs: mpsc::Sender<Job>,
+    /// Requests waiting for a commit: other writers yield while it is non-zero.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the last append arrived (unix ms).
+    last_append_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// Moving average of requests per group commit, ×100. About 1 under ordinary traffic;
+    /// near the number of concurrent requests when ingest runs at capacity.
+    group_avg_x100: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GroupCommitter {
@@ -42,8 +50,15 @@ impl GroupCommitter {
     pub(crate) fn spawn(backend: Arc<Backend>, writers: usize) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(8_192);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let group_avg_x100 = Arc::new(std::sync::atomic::AtomicU64::new(100));
         for _ in 0..writers.max(1) {
-            let (backend, rx) = (backend.clone(), rx.clone());
+            let (backend, rx, waiting, avg) = (
+                backend.clone(),
+                rx.clone(),
+                waiting.clone(),
+                group_avg_x100.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     let group = {
@@ -62,11 +77,23 @@ impl GroupCommitter {
                         }
                         group
                     };
+                    waiting.fetch_sub(group.len(), std::sync::atomic::Ordering::Relaxed);
+                    let size = group.len() as u64 * 100;
+                    let _ = avg.fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |old| Some((old * 7 + size) / 8),
+                    );
                     commit_group(&backend, group).await;
                 }
             });
         }
-        Self { jobs }
+        Self {
+            jobs,
+            waiting,
+            last_append_ms: Default::default(),
+            group_avg_x100,
+        }
     }
 }
 
@@ -103,61 +130,57 @@ async fn commit_group(backend: &Backend, group: Vec<Job>) {
     }
 }
 
-/// Inserts in one transaction; returns, per event, whether it was new.
+/// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`; evaluates to the set of
+/// `(dedupe_key, channel)` pairs actually inserted.
+macro_rules! insert_chunk {
+    ($exec:expr, $chunk:expr, $now:expr) => {{
+        let mut q = QueryBuilder::new(
+            "INSERT INTO webhook_inbox (channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms) ",
+        );
+        q.push_values($chunk.iter(), |mut row, e| {
+            row.push_bind(e.channel_id.0)
+                .push_bind(&e.dedupe_key)
+                .push_bind(&e.chat_key)
+                .push_bind(&e.event_type)
+                .push_bind(e.event_ms)
+                .push_bind(&e.raw)
+                .push_bind($now);
+        });
+        q.push(" ON CONFLICT (channel_id, event_ms, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id");
+        let rows: Vec<(String, uuid::Uuid)> = q.build_query_as().fetch_all($exec).await?;
+        rows.into_iter().collect::<std::collections::HashSet<_>>()
+    }};
+}
+
+/// Inserts the group; returns, per event, whether it was new. A group that fits one
+/// multi-row INSERT is written by that single statement in autocommit: it is atomic on its
+/// own, and one round trip to the database (one fsync) is what makes group commit fast.
 async fn insert_events(
     backend: &Backend,
     events: &[&NewInboxEvent],
     now: Millis,
 ) -> Result<Vec<bool>> {
     on_write!(backend, |pool| {
-        let mut tx = pool.begin().await?;
-        let mut flags = Vec::with_capacity(events.len());
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let mut q = QueryBuilder::new(
-                "INSERT INTO webhook_inbox (channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms) ",
-            );
-            q.push_values(chunk, |mut row, e| {
-                row.push_bind(e.channel_id.0)
-                    .push_bind(&e.dedupe_key)
-                    .push_bind(&e.chat_key)
-                    .push_bind(&e.event_type)
-                    .push_bind(e.event_ms)
-                    .push_bind(&e.raw)
-                    .push_bind(now);
-            });
-            q.push(
-                " ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id",
-            );
-            let rows: Vec<(String, uuid::Uuid)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            let new: std::collections::HashSet<(String, uuid::Uuid)> = rows.into_iter().collect();
-            let mut seen = std::collections::HashSet::new();
-            for e in chunk {
-                // The same event twice in one group: only its first copy counts as inserted.
+        let inserted = if events.len() <= ROWS_PER_INSERT {
+            insert_chunk!(pool, events, now)
+        } else {
+            let mut tx = pool.begin().await?;
+            let mut inserted = std::collections::HashSet::new();
+            for chunk in events.chunks(ROWS_PER_INSERT) {
+                inserted.extend(insert_chunk!(&mut *tx, chunk, now));
+            }
+            tx.commit().await?;
+            inserted
+        };
+        // The same event twice in one group: only its first copy counts as inserted.
+        let mut seen = std::collections::HashSet::new();
+        Ok(events
+            .iter()
+            .map(|e| {
                 let key = (e.dedupe_key.clone(), e.channel_id.0);
-                flags.push(new.contains(&key) && seen.insert(key));
-            }
-        }
-        let mut per_channel: std::collections::HashMap<ChannelId, (i64, Millis)> =
-            Default::default();
-        for (e, inserted) in events.iter().zip(&flags) {
-            if *inserted {
-                let entry = per_channel.entry(e.channel_id).or_default();
-                entry.0 += 1;
-                entry.1 = entry.1.max(now);
-            }
-        }
-        for (channel, (count, last)) in per_channel {
-            sqlx::query(
-                "UPDATE line_channels SET events_received = events_received + $1, last_event_ms = $2 WHERE id = $3",
-            )
-            .bind(count)
-            .bind(last)
-            .bind(channel.0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(flags)
+                inserted.contains(&key) && seen.insert(key)
+            })
+            .collect())
     })
 }
 
@@ -187,6 +210,12 @@ impl Store {
         }
         let (done, result) = oneshot::channel();
         self.inbox_writer
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inbox_writer
+            .last_append_ms
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+        self.inbox_writer
             .jobs
             .send(Job { events, now, done })
             .await
@@ -195,6 +224,19 @@ impl Store {
             .await
             .map_err(|_| StoreError::InboxWrite("the inbox writer dropped the batch".into()))?
             .map_err(StoreError::InboxWrite)
+    }
+
+    /// Whether ingest runs near its capacity: webhook requests are arriving and share commits
+    /// (more than two per group on average). Background writers (the inbox processor) give
+    /// way while it is true: on SQLite there is one writer, and LINE waits for its answer.
+    /// Ordinary traffic (groups of about one) never counts as busy.
+    pub fn ingest_busy(&self, now: Millis) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        const RECENT_MS: Millis = 50;
+        const CROWDED_X100: u64 = 200;
+        let w = &self.inbox_writer;
+        now - w.last_append_ms.load(Relaxed) < RECENT_MS
+            && w.group_avg_x100.load(Relaxed) > CROWDED_X100
     }
 
     /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed
@@ -258,6 +300,25 @@ impl Store {
             .await
         })?;
         Ok(row)
+    }
+
+    /// Events of a channel since `since` (LINE's event time), and the time of the last one.
+    /// Read from the inbox (its unique index leads with these columns) rather than counted
+    /// at ingest, which would add a write to every webhook request.
+    pub async fn channel_activity(
+        &self,
+        channel: ChannelId,
+        since: Millis,
+    ) -> Result<(i64, Option<Millis>)> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), MAX(event_ms) FROM webhook_inbox WHERE channel_id = $1 AND event_ms >= $2",
+            )
+            .bind(channel.0)
+            .bind(since)
+            .fetch_one(pool)
+            .await
+        })?)
     }
 
     /// The dedupe keys stored for a channel (for tests and the crash check).

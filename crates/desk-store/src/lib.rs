@@ -111,12 +111,16 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
+                // No ping before each use: a round trip to the connection's thread per
+                // statement is what limits group commit on a busy machine.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect_with(options.clone())
                     .await?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .connect_with(options.read_only(true))
                     .await?;
                 Backend::Sqlite { write, read }

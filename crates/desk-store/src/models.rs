@@ -76,8 +76,6 @@ pub struct Channel {
     pub display_name: String,
     pub picture_url: Option<String>,
     pub signature_failures: i64,
-    pub events_received: i64,
-    pub last_event_ms: Option<Millis>,
     pub reply_count: i64,
     pub push_count: i64,
     pub created_ms: Millis,

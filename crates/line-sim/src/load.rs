@@ -157,7 +157,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            parse_requests("no tab here").unwrap_err(),
+            parse_requests("no tab here").expect_err("a line without a tab"),
             "line 1: expected `signature<TAB>body`"
         );
     }

@@ -86,10 +86,10 @@ async fn receive(
         }
     };
     tracing::Span::current().record("events", parsed.events.len());
-    if let Some(bot) = &channel.bot_user_id {
-        if *bot != parsed.destination {
-            tracing::warn!(destination = %parsed.destination, expected = %bot, "webhook destination differs from the channel's bot");
-        }
+    if let Some(bot) = &channel.bot_user_id
+        && *bot != parsed.destination
+    {
+        tracing::warn!(destination = %parsed.destination, expected = %bot, "webhook destination differs from the channel's bot");
     }
 
     let events: Vec<NewInboxEvent> = parsed

@@ -11,10 +11,13 @@ use desk_store::{Channel, Store, StoreError};
 /// previous secret stays valid for far longer (its grace period), so no event is refused.
 const TTL_MS: Millis = 5_000;
 
+/// Cached channels by webhook key, with when each was read.
+type Entries = HashMap<String, (Arc<Channel>, Millis)>;
+
 /// Channels by webhook key.
 #[derive(Clone, Default)]
 pub struct ChannelCache {
-    by_key: Arc<Mutex<HashMap<String, (Arc<Channel>, Millis)>>>,
+    by_key: Arc<Mutex<Entries>>,
 }
 
 impl ChannelCache {
@@ -25,10 +28,10 @@ impl ChannelCache {
         key: &str,
         now: Millis,
     ) -> Result<Option<Arc<Channel>>, StoreError> {
-        if let Some((channel, at)) = self.lock().get(key) {
-            if now - at < TTL_MS {
-                return Ok(Some(channel.clone()));
-            }
+        if let Some((channel, at)) = self.lock().get(key)
+            && now - at < TTL_MS
+        {
+            return Ok(Some(channel.clone()));
         }
         let Some(channel) = store.channel_by_key(key).await? else {
             self.lock().remove(key);
@@ -44,7 +47,7 @@ impl ChannelCache {
         self.lock().retain(|_, (c, _)| c.id != id);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Channel>, Millis)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding this lock cannot leave the map half-updated; keep using it.
         self.by_key
             .lock()

@@ -11,6 +11,9 @@ use line_api::{LineClient, LineError};
 
 /// Re-issue this long before expiry.
 const RENEW_BEFORE_MS: Millis = 7 * 24 * 3_600_000;
+/// After a failed issue, wait this long before asking LINE again: during an outage or with a
+/// wrong secret, every event would otherwise ask (and LINE rate-limits the token endpoint).
+const RETRY_ISSUE_AFTER_MS: Millis = 30_000;
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +22,18 @@ pub enum TokenError {
     Line(#[from] LineError),
     #[error(transparent)]
     Store(#[from] desk_store::StoreError),
+    #[error("no channel access token: the last attempt to issue one failed {0} s ago")]
+    RecentlyFailed(Millis),
 }
+
+/// Single-flight lock for one channel's token issue; holds when issuing last failed.
+type IssueLock = tokio::sync::Mutex<Option<Millis>>;
 
 /// Hands out valid tokens per channel.
 #[derive(Clone, Default)]
 pub struct TokenManager {
-    locks: Arc<Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Per channel: the single-flight lock, and when issuing last failed.
+    locks: Arc<Mutex<HashMap<ChannelId, Arc<IssueLock>>>>,
 }
 
 impl TokenManager {
@@ -40,15 +49,28 @@ impl TokenManager {
             return Ok(token);
         }
         let lock = self.lock_for(channel);
-        let _guard = lock.lock().await;
+        let mut last_failure = lock.lock().await;
         // Another task may have issued one while we waited.
         if let Some(token) = fresh(store, channel, now).await? {
             return Ok(token);
         }
+        if let Some(failed) = *last_failure
+            && now - failed < RETRY_ISSUE_AFTER_MS
+        {
+            return Err(TokenError::RecentlyFailed((now - failed) / 1_000));
+        }
         let stored = store.channel(channel).await?;
-        let issued = line
+        let issued = match line
             .issue_token(&stored.line_channel_id, stored.secret.expose())
-            .await?;
+            .await
+        {
+            Ok(issued) => issued,
+            Err(e) => {
+                *last_failure = Some(now);
+                return Err(e.into());
+            }
+        };
+        *last_failure = None;
         let expires = now
             + Millis::try_from(issued.expires_in)
                 .unwrap_or(0)
@@ -66,7 +88,7 @@ impl TokenManager {
         Ok(())
     }
 
-    fn lock_for(&self, channel: ChannelId) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock_for(&self, channel: ChannelId) -> Arc<IssueLock> {
         let mut locks = self
             .locks
             .lock()

@@ -13,19 +13,31 @@ use crate::clock::now_ms;
 use crate::service::inbound;
 use crate::state::AppState;
 
-const BATCH: i64 = 500;
+/// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
+/// small, so the transaction holds SQLite's single writer only briefly.
+const BUSY_BATCH: i64 = 8;
+/// Events claimed at a time when ingest is quiet: catching up fast.
+const IDLE_BATCH: i64 = 128;
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Longest a batch waits for ingest to go quiet. Acknowledging LINE comes first; applying
+/// catches up after a burst, and still advances under sustained load.
+const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
 
 /// Runs the processor.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
+        let batch = if give_way_to_ingest(&state).await {
+            BUSY_BATCH
+        } else {
+            IDLE_BATCH
+        };
         let now = now_ms();
-        let rows = match state.store.inbox_claim(now, LEASE_MS, BATCH).await {
+        let rows = match state.store.inbox_claim(now, LEASE_MS, batch).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "inbox claim failed");
@@ -83,15 +95,28 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             Err(e) => record_failure(state, &row, &e.to_string()).await,
         }
     }
-    // One transaction for the batch; if it fails, one by one so a bad event holds back no other.
     let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
     if let Err(e) = state.store.apply_inbound_batch(batch, now_ms()).await {
+        // One by one, so a bad event holds back no other.
         tracing::warn!(error = %e, "batch apply failed; applying one by one");
         for (row, item) in items {
             if let Err(e) = state.store.apply_inbound_batch(vec![item], now_ms()).await {
                 record_failure(state, &row, &e.to_string()).await;
             }
         }
+    }
+}
+
+/// Waits while webhook requests use the (single, on SQLite) writer, at most
+/// [`MAX_GIVE_WAY`]. Returns whether ingest is still busy.
+async fn give_way_to_ingest(state: &AppState) -> bool {
+    let deadline = tokio::time::Instant::now() + MAX_GIVE_WAY;
+    loop {
+        let busy = state.store.ingest_busy(now_ms());
+        if !busy || tokio::time::Instant::now() >= deadline {
+            return busy;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

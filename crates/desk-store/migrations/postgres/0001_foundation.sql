@@ -56,8 +56,6 @@ CREATE TABLE line_channels (
     display_name            TEXT NOT NULL DEFAULT '',
     picture_url             TEXT,
     signature_failures      BIGINT NOT NULL DEFAULT 0,
-    events_received         BIGINT NOT NULL DEFAULT 0,
-    last_event_ms           BIGINT,
     reply_count             BIGINT NOT NULL DEFAULT 0,
     push_count              BIGINT NOT NULL DEFAULT 0,
     created_ms              BIGINT NOT NULL,
@@ -141,7 +139,10 @@ CREATE TABLE webhook_inbox (
     processed_ms  BIGINT,
     attempts      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT,
-    UNIQUE (channel_id, dedupe_key)
+    -- De-duplication. A redelivery repeats the event's timestamp, so leading with it changes
+    -- nothing about which events collide, but keeps index inserts in time order even when
+    -- event ids are random: each commit touches one index page, not one per event.
+    UNIQUE (channel_id, event_ms, dedupe_key)
 );
 CREATE INDEX webhook_inbox_pending ON webhook_inbox (id) WHERE processed_ms IS NULL;
 

@@ -36,13 +36,20 @@ conformance!(appends_deduplicate_within_and_across_batches, |store| {
         store.inbox_keys(channel.id).await.expect("keys"),
         vec!["a", "b"]
     );
+    // Activity is counted by LINE's event time: the two events have timestamps 1 and 2.
     assert_eq!(
         store
-            .channel(channel.id)
+            .channel_activity(channel.id, 0)
             .await
-            .expect("channel")
-            .events_received,
-        2
+            .expect("activity"),
+        (2, Some(2))
+    );
+    assert_eq!(
+        store
+            .channel_activity(channel.id, 3)
+            .await
+            .expect("activity"),
+        (0, None)
     );
 });
 
