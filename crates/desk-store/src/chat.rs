@@ -94,6 +94,8 @@ macro_rules! message_sql {
 pub struct InboundItem {
     pub inbox_id: i64,
     pub scope: ChannelScope,
+    /// The channel's settings and department hours, for conversations the event touches.
+    pub rules: crate::Rules,
     pub event_ms: Millis,
     pub effect: InboundEffect,
 }
@@ -104,7 +106,7 @@ pub struct InboundItem {
 macro_rules! apply_in_tx {
     ($tx:expr, $item:expr, $now:expr) => {{
         let tx = $tx;
-        let InboundItem { inbox_id, scope, event_ms, effect } = $item;
+        let InboundItem { inbox_id, scope, rules, event_ms, effect } = $item;
         let now: Millis = $now;
         'apply: {
                 let first = sqlx::query(
@@ -126,9 +128,22 @@ macro_rules! apply_in_tx {
                         message,
                         reply_token,
                     } => {
+                        let known: Option<(Uuid,)> = sqlx::query_as(
+                            "SELECT conversation_id FROM messages WHERE channel_id = $1 AND line_message_id = $2",
+                        )
+                        .bind(scope.channel_id.0)
+                        .bind(&message.line_message_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        if let Some((conversation,)) = known {
+                            // The same message again (under another event id): already applied.
+                            applied.conversation_id = Some(ConversationId(conversation));
+                            break 'apply applied;
+                        }
+                        let line_id = contact.line_id.clone();
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
                         let (conversation, opened) =
-                            live_conversation!((*tx), scope, contact_id, event_ms, now);
+                            user_wrote!(tx, scope, &rules, contact_id, &line_id, now);
                         applied.contact_id = Some(contact_id);
                         applied.conversation_id = Some(conversation);
                         applied.opened = opened;
@@ -181,8 +196,12 @@ macro_rules! apply_in_tx {
                         }
                     }
                     InboundEffect::FriendStatus { contact, status } => {
+                        let line_id = contact.line_id.clone();
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
                         applied.contact_id = Some(contact_id);
+                        if status == FriendStatus::Blocked {
+                            user_blocked!(tx, contact_id, &line_id, now);
+                        }
                         append_event!(
                             &mut **tx,
                             scope.brand_id,
@@ -270,7 +289,8 @@ impl Store {
         })
     }
 
-    /// Applies one inbound event and marks its inbox row processed, atomically.
+    /// Applies one inbound event under the default channel rules and marks its inbox row
+    /// processed, atomically.
     pub async fn apply_inbound(
         &self,
         inbox_id: i64,
@@ -279,9 +299,11 @@ impl Store {
         effect: InboundEffect,
         now: Millis,
     ) -> Result<Applied> {
+        // Default rules: what a channel has before anyone changes its settings.
         let item = InboundItem {
             inbox_id,
             scope,
+            rules: Default::default(),
             event_ms,
             effect,
         };
@@ -400,8 +422,9 @@ impl Store {
 }
 
 impl Store {
-    /// Closes a live conversation. Conditional on it still being live, so two closers (two
-    /// instances, or a timer racing an operator) close it once: returns false for the loser.
+    /// Closes a live conversation outside the lifecycle rules (an administrative close; the
+    /// operator's close goes through [`Store::command`]). Conditional on it still being live,
+    /// so two closers close it once: returns false for the loser.
     pub async fn close_conversation(
         &self,
         id: ConversationId,
@@ -412,7 +435,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let row: Option<(Uuid,)> = sqlx::query_as(
                 "UPDATE conversations SET state = 'closed', close_reason = $1, closed_ms = $2, reply_token = NULL,
-                 reply_token_ms = NULL, pickup_deadline_ms = NULL, missed_close_at_ms = NULL, idle_close_at_ms = NULL
+                 reply_token_ms = NULL, pickup_deadline_ms = NULL, missed_close_at_ms = NULL, idle_close_at_ms = NULL,
+                 next_deadline_ms = NULL, version = version + 1
                  WHERE id = $3 AND state <> 'closed' RETURNING brand_id",
             )
             .bind(reason.as_str())

@@ -7,14 +7,18 @@
 //! once and type-checked twice.
 
 #[macro_use]
+mod lifecycle;
+#[macro_use]
 mod tx;
 
 mod chat;
+mod conversations;
 mod directory;
 mod error;
 mod events;
 mod inbox;
 pub mod models;
+mod notify;
 mod outbox;
 pub mod test_db;
 
@@ -30,7 +34,9 @@ pub use chat::{Applied, InboundEffect};
 pub use chat::{ChannelScope, InboundItem};
 pub use error::StoreError;
 pub use inbox::AppendOutcome;
+pub use lifecycle::{ChatRules, DueConversation, Rules};
 pub use models::*;
+pub use notify::{EVENTS_CHANNEL, EventListener};
 pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
 
 /// Result of a store operation.

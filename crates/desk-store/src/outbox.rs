@@ -1,15 +1,16 @@
 //! The outbox: an operator's message and its send job are written in one transaction; the
 //! sender worker claims jobs, talks to LINE, and records the outcome on the message.
 
+use desk_core::lifecycle::{Command, apply};
 use desk_core::{
-    ConversationId, ConversationState, Direction, FriendStatus, MessageId, MessageKind,
-    MessageStatus, Millis, OperatorId, OutboxId, SentVia,
+    ConversationId, ConversationState, FriendStatus, MessageKind, Millis, OperatorId, SentVia,
 };
 use serde_json::{Value, json};
-use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Message, OutboxJob, Result, SendOutcome, Store, StoreError, on_read, on_write};
+use crate::{
+    ChatRules, Message, OutboxJob, Result, SendOutcome, Store, StoreError, on_read, on_write,
+};
 
 /// Why a conversation refuses an outgoing message: shown to the operator as is.
 pub const CHAT_COMPLETED: &str = "this chat is completed";
@@ -30,81 +31,64 @@ macro_rules! claim_sql {
 }
 
 impl Store {
-    /// Stores an outgoing message (status `pending`) and its send job. `line_message` is the
-    /// LINE message object to send. Refuses completed chats and blocked contacts.
+    /// Stores an operator's outgoing message (status `pending`) and its send job, after the
+    /// conversation accepts it: the message goes through the lifecycle (an operator's answer
+    /// picks up a waiting or missed chat and resets the idle timer), so a completed chat, a
+    /// chat another operator holds, or a blocked user refuses it with the reason.
+    /// `line_message` is the LINE message object to send.
     pub async fn enqueue_message(
         &self,
         conversation: ConversationId,
-        sender: Option<OperatorId>,
+        sender: OperatorId,
         kind: MessageKind,
         line_message: Value,
+        rules: &ChatRules,
         now: Millis,
     ) -> Result<Message> {
-        let id = MessageId::new();
-        on_write!(self.backend(), |pool| {
+        let id = on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let row: Option<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
-                "SELECT c.brand_id, c.channel_id, c.state, k.friend_status, k.line_id
-                 FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
-            )
-            .bind(conversation.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((brand, channel, state, friend_status, to)) = row else {
-                return Err(StoreError::NotFound("conversation"));
-            };
-            if state == ConversationState::Closed.as_str() {
-                return Err(StoreError::Conflict(CHAT_COMPLETED.into()));
-            }
+            let row = load_lifecycle!(&mut *tx, conversation)
+                .ok_or(StoreError::NotFound("conversation"))?;
+            let (friend_status, to): (String, String) =
+                sqlx::query_as("SELECT friend_status, line_id FROM contacts WHERE id = $1")
+                    .bind(row.contact_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            // Blocked first: it is why a blocked user's chat closed, and the more useful reason.
             if friend_status == FriendStatus::Blocked.as_str() {
                 return Err(StoreError::Conflict(CONTACT_BLOCKED.into()));
             }
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, sender_operator_id,
-                 status, event_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            if row.state == ConversationState::Closed.as_str() {
+                return Err(StoreError::Conflict(CHAT_COMPLETED.into()));
+            }
+            let transition = apply(
+                &row.conversation()?,
+                Command::OperatorMessage { operator: sender },
+                &rules.settings,
+                rules.hours.as_ref(),
+                now,
             )
-            .bind(id.0)
-            .bind(conversation.0)
-            .bind(channel)
-            .bind(Direction::Out.as_str())
-            .bind(kind.as_str())
-            .bind(Json(&line_message))
-            .bind(sender.map(|s| s.0))
-            .bind(MessageStatus::Pending.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO outbox (id, message_id, conversation_id, channel_id, to_line_id, payload, status,
-                 next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-            )
-            .bind(OutboxId::new().0)
-            .bind(id.0)
-            .bind(conversation.0)
-            .bind(channel)
-            .bind(&to)
-            .bind(Json(json!([line_message])))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END
-                 WHERE id = $2",
-            )
-            .bind(now)
-            .bind(conversation.0)
-            .execute(&mut *tx)
-            .await?;
-            append_event!(
-                &mut *tx,
-                desk_core::BrandId(brand),
-                Some(conversation),
-                "message.created",
-                json!({"message_id": id, "conversation_id": conversation}),
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            if !save_lifecycle!(&mut *tx, &transition.conversation, row.version) {
+                return Err(StoreError::Conflict(
+                    "the chat changed at the same time; try again".into(),
+                ));
+            }
+            let brand = desk_core::BrandId(row.brand_id);
+            let id = queue_send!(
+                &mut tx,
+                brand,
+                row.channel_id,
+                conversation,
+                Some(sender.0),
+                &to,
+                kind,
+                line_message,
                 now
             );
+            record_transition!(&mut tx, row.brand_id, row.channel_id, &to, &transition, now);
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(id)
         })?;
         self.message(id).await
     }

@@ -40,44 +40,109 @@ macro_rules! upsert_contact {
     }};
 }
 
-/// The contact's live conversation, opened (state `waiting`, linked to the contact's previous
-/// chat) when there is none. Evaluates to `(ConversationId, opened)`.
-macro_rules! live_conversation {
-    ($exec:expr, $scope:expr, $contact:expr, $event_ms:expr, $now:expr) => {{
+/// A user wrote: the contact's live conversation takes the message through the lifecycle
+/// (resetting its idle timer), or, when there is none, a new one starts (linked to the
+/// contact's previous chat). `$tx` is a `&mut Transaction`. Evaluates to
+/// `(ConversationId, opened)`.
+///
+/// Deadlines count from `$now`, when the desk applies the message, not from LINE's event
+/// timestamp: every deadline then lives on one clock (the timer worker's), whatever the skew
+/// between LINE and this server. LINE's timestamp still orders the messages.
+macro_rules! user_wrote {
+    ($tx:expr, $scope:expr, $rules:expr, $contact:expr, $to_line_id:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
+        let rules: &$crate::ChatRules = $rules;
         let live: Option<(uuid::Uuid,)> =
             sqlx::query_as("SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'")
                 .bind(contact.0)
-                .fetch_optional(&mut *$exec)
+                .fetch_optional(&mut **$tx)
                 .await?;
         match live {
-            Some((id,)) => (desk_core::ConversationId(id), false),
+            Some((id,)) => {
+                let id = desk_core::ConversationId(id);
+                let row = load_lifecycle!(&mut **$tx, id).ok_or($crate::StoreError::NotFound("conversation"))?;
+                let transition = desk_core::lifecycle::apply(
+                    &row.conversation()?,
+                    desk_core::lifecycle::Command::UserMessage,
+                    &rules.settings,
+                    rules.hours.as_ref(),
+                    $now,
+                )
+                .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
+                if transition.changed {
+                    if !save_lifecycle!(&mut **$tx, &transition.conversation, row.version) {
+                        return Err($crate::StoreError::Conflict("the chat changed at the same time".into()));
+                    }
+                    record_transition!($tx, row.brand_id, row.channel_id, $to_line_id, &transition, $now);
+                }
+                (id, false)
+            }
             None => {
                 let previous: Option<(uuid::Uuid,)> = sqlx::query_as(
                     "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
                 )
                 .bind(contact.0)
-                .fetch_optional(&mut *$exec)
+                .fetch_optional(&mut **$tx)
                 .await?;
                 let id = desk_core::ConversationId::new();
-                sqlx::query(
-                    "INSERT INTO conversations (id, brand_id, channel_id, contact_id, department_id, previous_id, state,
-                     opened_ms, last_message_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(id.0)
-                .bind($scope.brand_id.0)
-                .bind($scope.channel_id.0)
-                .bind(contact.0)
-                .bind($scope.department_id.0)
-                .bind(previous.map(|(p,)| p))
-                .bind(desk_core::ConversationState::Waiting.as_str())
-                .bind($now)
-                .bind($event_ms)
-                .execute(&mut *$exec)
-                .await?;
-                append_event!(&mut *$exec, $scope.brand_id, Some(id), "conversation.opened",
+                let started = desk_core::lifecycle::Conversation::start(
+                    desk_core::lifecycle::NewConversation {
+                        id,
+                        contact,
+                        department: $scope.department_id,
+                        previous: previous.map(|(p,)| desk_core::ConversationId(p)),
+                    },
+                    &rules.settings,
+                    $now,
+                );
+                insert_conversation!(&mut **$tx, $scope.brand_id.0, $scope.channel_id.0, &started.conversation);
+                append_event!(&mut **$tx, $scope.brand_id, Some(id), "conversation.opened",
                     serde_json::json!({"conversation_id": id, "contact_id": contact}), $now);
+                record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, $to_line_id, &started, $now);
                 (id, true)
+            }
+        }
+    }};
+}
+
+/// The user blocked the account: their live conversation (if any) closes with `blocked`.
+/// `$tx` is a `&mut Transaction`.
+macro_rules! user_blocked {
+    ($tx:expr, $contact:expr, $to_line_id:expr, $now:expr) => {{
+        let contact: desk_core::ContactId = $contact;
+        let live: Option<(uuid::Uuid,)> = sqlx::query_as(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
+        )
+        .bind(contact.0)
+        .fetch_optional(&mut **$tx)
+        .await?;
+        if let Some((id,)) = live {
+            let id = desk_core::ConversationId(id);
+            let row = load_lifecycle!(&mut **$tx, id)
+                .ok_or($crate::StoreError::NotFound("conversation"))?;
+            // Blocking needs no settings: it closes at once and sends nothing.
+            let transition = desk_core::lifecycle::apply(
+                &row.conversation()?,
+                desk_core::lifecycle::Command::Blocked,
+                &desk_core::ChannelSettings::default(),
+                None,
+                $now,
+            )
+            .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
+            if transition.changed {
+                if !save_lifecycle!(&mut **$tx, &transition.conversation, row.version) {
+                    return Err($crate::StoreError::Conflict(
+                        "the chat changed at the same time".into(),
+                    ));
+                }
+                record_transition!(
+                    $tx,
+                    row.brand_id,
+                    row.channel_id,
+                    $to_line_id,
+                    &transition,
+                    $now
+                );
             }
         }
     }};
@@ -95,5 +160,46 @@ macro_rules! append_event {
             .bind($now)
             .execute($exec)
             .await?;
+    }};
+}
+
+/// Inserts an outgoing message (status `pending`) and its send job; evaluates to the
+/// message id. `$tx` is a `&mut Transaction`. `$line_message` is the LINE message object to send.
+macro_rules! queue_send {
+    ($tx:expr, $brand:expr, $channel:expr, $conversation:expr, $sender:expr, $to:expr, $kind:expr, $line_message:expr, $now:expr) => {{
+        let id = desk_core::MessageId::new();
+        let conversation: desk_core::ConversationId = $conversation;
+        let line_message: serde_json::Value = $line_message;
+        let kind: desk_core::MessageKind = $kind;
+        let sender: Option<uuid::Uuid> = $sender;
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, sender_operator_id,
+             status, event_ms, created_ms) VALUES ($1, $2, $3, 'out', $4, $5, $6, 'pending', $7, $7)",
+        )
+        .bind(id.0)
+        .bind(conversation.0)
+        .bind($channel)
+        .bind(kind.as_str())
+        .bind(sqlx::types::Json(&line_message))
+        .bind(sender)
+        .bind($now)
+        .execute(&mut **$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (id, message_id, conversation_id, channel_id, to_line_id, payload, status,
+             next_attempt_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
+        )
+        .bind(desk_core::OutboxId::new().0)
+        .bind(id.0)
+        .bind(conversation.0)
+        .bind($channel)
+        .bind($to)
+        .bind(sqlx::types::Json(serde_json::json!([line_message])))
+        .bind($now)
+        .execute(&mut **$tx)
+        .await?;
+        append_event!(&mut **$tx, $brand, Some(conversation), "message.created",
+            serde_json::json!({"message_id": id, "conversation_id": conversation}), $now);
+        id
     }};
 }

@@ -44,9 +44,11 @@ pub async fn prepare(
             InboundEffect::Nothing
         }
     };
+    let rules = state.rules.get(&state.store, channel.id, now).await?;
     Ok(InboundItem {
         inbox_id: row.id,
         scope,
+        rules,
         event_ms: row.event_ms,
         effect,
     })

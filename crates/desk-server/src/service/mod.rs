@@ -2,5 +2,6 @@
 
 pub mod channels;
 pub mod inbound;
+pub mod rules;
 pub mod send;
 pub mod tokens;

@@ -3,7 +3,8 @@
 //! same across retries, so LINE never delivers it twice.
 
 use desk_core::{
-    ConversationId, MessageKind, Millis, OperatorId, OutgoingText, RetryPolicy, SendRoute, SentVia,
+    ChannelId, ConversationId, MessageKind, Millis, OperatorId, OutgoingText, RetryPolicy,
+    SendRoute, SentVia,
 };
 use desk_store::{Message, OutboxJob, SendOutcome, StoreError};
 use line_api::LineError;
@@ -11,9 +12,11 @@ use line_api::message::Message as LineMessage;
 
 use crate::state::AppState;
 
-/// Queues an operator's text. `quote_token` quotes a user message.
+/// Queues an operator's text into a conversation of `channel`. `quote_token` quotes a user
+/// message.
 pub async fn queue_text(
     state: &AppState,
+    channel: ChannelId,
     conversation: ConversationId,
     operator: OperatorId,
     text: OutgoingText,
@@ -25,11 +28,13 @@ pub async fn queue_text(
         message = message.with_quote_token(q);
     }
     let body = serde_json::to_value(&message).unwrap_or_default();
+    let rules = state.rules.get(&state.store, channel, now).await?;
     let stored = state
         .store
-        .enqueue_message(conversation, Some(operator), MessageKind::Text, body, now)
+        .enqueue_message(conversation, operator, MessageKind::Text, body, &rules, now)
         .await?;
     state.wake.outbox.notify_one();
+    state.hub.nudge();
     Ok(stored)
 }
 

@@ -25,6 +25,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub server: Option<Server>,
+    /// What the server was started with (a second instance can share its database).
+    pub config: ServerConfig,
     pub base: String,
     pub sim: LineSim,
     pub channel: Channel,
@@ -93,17 +95,15 @@ impl TestApp {
         sim.add_channel(spec.clone());
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let server = Server::start(
-            ServerConfig {
-                store,
-                line_api_base: sim_url.clone(),
-                line_data_base: sim_url,
-                public_url: None,
-            },
-            listener,
-        )
-        .await
-        .expect("server starts");
+        let config = ServerConfig {
+            store,
+            line_api_base: sim_url.clone(),
+            line_data_base: sim_url,
+            public_url: None,
+        };
+        let server = Server::start(config.clone(), listener)
+            .await
+            .expect("server starts");
         let now = now_ms();
         let channel = add_channel(
             &server.state.store,
@@ -137,6 +137,7 @@ impl TestApp {
         );
         Some(TestApp {
             server: Some(server),
+            config,
             base,
             sim,
             channel,
@@ -144,6 +145,45 @@ impl TestApp {
             http: reqwest::Client::new(),
             _dir: dir,
         })
+    }
+
+    /// Moves the server's clock forward and wakes its timer worker.
+    pub fn advance(&self, by: std::time::Duration) {
+        let state = &self.server.as_ref().expect("running").state;
+        state
+            .clock
+            .advance(i64::try_from(by.as_millis()).expect("duration"));
+        state.wake.timers.notify_one();
+    }
+
+    /// Sends a JSON body with the admin token.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// One conversation as the API shows it.
+    pub async fn conversation(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/conversations/{id}")).await
+    }
+
+    /// Waits until the conversation reaches `state`.
+    pub async fn wait_state(&self, id: &str, state: &str) -> Value {
+        self.eventually(&format!("conversation {id} to be {state}"), || async {
+            let c = self.conversation(id).await;
+            (c["state"] == state).then_some(c)
+        })
+        .await
     }
 
     pub fn store(&self) -> &Store {

@@ -201,8 +201,12 @@ conformance!(follow_unfollow_and_unsend, |store| {
         [
             "contact.friend_status",
             "conversation.opened",
+            "timeline",
+            "conversation.updated",
             "message.created",
             "message.unsent",
+            "timeline",
+            "conversation.updated",
             "contact.friend_status"
         ]
     );

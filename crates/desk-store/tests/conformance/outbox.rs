@@ -26,9 +26,10 @@ conformance!(sends_go_through_the_outbox, |store| {
     let message = store
         .enqueue_message(
             conv,
-            Some(op.id),
+            op.id,
             MessageKind::Text,
             json!({"type": "text", "text": "hello"}),
+            &desk_store::ChatRules::default(),
             NOW,
         )
         .await
@@ -106,9 +107,10 @@ conformance!(sends_go_through_the_outbox, |store| {
     let failing = store
         .enqueue_message(
             conv,
-            Some(op.id),
+            op.id,
             MessageKind::Text,
             json!({"type": "text", "text": "again"}),
+            &desk_store::ChatRules::default(),
             NOW,
         )
         .await
@@ -138,6 +140,7 @@ conformance!(sends_go_through_the_outbox, |store| {
 
 conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
     let (_, scope, conv) = conversation(store).await;
+    let op = operator(store, "op@example.com").await;
     store
         .close_conversation(conv, desk_core::CloseReason::Operator, NOW)
         .await
@@ -145,9 +148,10 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
     match store
         .enqueue_message(
             conv,
-            None,
+            op.id,
             MessageKind::Text,
             json!({"type": "text", "text": "x"}),
+            &desk_store::ChatRules::default(),
             NOW,
         )
         .await
@@ -173,9 +177,10 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
     match store
         .enqueue_message(
             conv2,
-            None,
+            op.id,
             MessageKind::Text,
             json!({"type": "text", "text": "x"}),
+            &desk_store::ChatRules::default(),
             NOW,
         )
         .await
@@ -183,5 +188,11 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
         Err(StoreError::Conflict(m)) => assert!(m.contains("blocked"), "{m}"),
         other => panic!("expected refusal, got {other:?}"),
     }
+    let closed = store.conversation(conv2).await.expect("conversation");
+    assert_eq!(
+        closed.close_reason(),
+        Some(desk_core::CloseReason::Blocked),
+        "unfollow closes the chat"
+    );
     assert_eq!(store.outbox_pending().await.expect("pending"), 0);
 });

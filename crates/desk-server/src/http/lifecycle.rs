@@ -1,0 +1,154 @@
+//! Operator actions on a conversation (accept, close, transfer) and the per-channel
+//! auto-close settings. Every action goes through desk-core's lifecycle in the store; a
+//! refused action answers 409 with the reason (e.g. "this chat is completed").
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Json;
+use axum::routing::{get, post};
+use desk_core::lifecycle::{Command, TransferTarget};
+use desk_core::{ChannelId, ChannelSettings, DepartmentId, OperatorId};
+use desk_store::Conversation;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::http::api::parse_field;
+use crate::http::auth::ApiOperator;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/conversations/{id}/accept", post(accept))
+        .route("/conversations/{id}/close", post(close))
+        .route("/conversations/{id}/transfer", post(transfer))
+        .route(
+            "/channels/{id}/settings",
+            get(show_settings).put(update_settings),
+        )
+}
+
+/// Runs `command` on the conversation the operator may see; answers the conversation after.
+async fn act(
+    state: &AppState,
+    op: &ApiOperator,
+    id: &str,
+    command: Command,
+) -> Result<Json<Conversation>, ApiError> {
+    let conversation = op.conversation(state, id).await?;
+    let now = state.clock.now_ms();
+    let rules = state
+        .rules
+        .get(&state.store, conversation.channel_id, now)
+        .await?;
+    state
+        .store
+        .command(conversation.id, command, &rules, now)
+        .await?;
+    // A close can queue a closing message; a state change can move the next deadline.
+    state.wake.outbox.notify_one();
+    state.wake.timers.notify_one();
+    Ok(Json(state.store.conversation(conversation.id).await?))
+}
+
+/// `POST /conversations/{id}/accept`: pick up a waiting or missed chat.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn accept(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, ApiError> {
+    act(&state, &op, &id, Command::Accept { operator: op.0.id }).await
+}
+
+/// `POST /conversations/{id}/close`: complete the chat.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn close(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>, ApiError> {
+    act(&state, &op, &id, Command::Close { operator: op.0.id }).await
+}
+
+/// Body of `POST /conversations/{id}/transfer`: exactly one of the two targets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    operator_id: Option<String>,
+    department_id: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST /conversations/{id}/transfer` `{"operator_id"|"department_id": …, "note": …}`.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, conversation = %id))]
+async fn transfer(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Conversation>, ApiError> {
+    let body: TransferBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let to = match (body.operator_id, body.department_id) {
+        (Some(o), None) => TransferTarget::Operator(parse_field::<OperatorId>("operator_id", &o)?),
+        (None, Some(d)) => {
+            TransferTarget::Department(parse_field::<DepartmentId>("department_id", &d)?)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "body",
+                "give exactly one of `operator_id` and `department_id`",
+            ));
+        }
+    };
+    act(
+        &state,
+        &op,
+        &id,
+        Command::Transfer {
+            to,
+            note: body.note,
+        },
+    )
+    .await
+}
+
+/// The channel, if this operator may see its brand.
+async fn channel_of(state: &AppState, op: &ApiOperator, id: &str) -> Result<ChannelId, ApiError> {
+    let id: ChannelId = parse_field("id", id)?;
+    let channel = state.store.channel(id).await?;
+    if !op.may_see(channel.brand_id) {
+        return Err(ApiError::Forbidden("this channel belongs to another brand"));
+    }
+    Ok(channel.id)
+}
+
+/// `GET /channels/{id}/settings`: auto-close and chatbot timing.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, channel = %id))]
+async fn show_settings(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelSettings>, ApiError> {
+    let channel = channel_of(&state, &op, &id).await?;
+    Ok(Json(state.store.chat_rules(channel).await?.settings))
+}
+
+/// `PUT /channels/{id}/settings`: validated as a whole; an invalid value answers 400 naming it
+/// (e.g. "missed_window: …"). Admins only.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, channel = %id))]
+async fn update_settings(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ChannelSettings>, ApiError> {
+    op.require_admin()?;
+    let channel = channel_of(&state, &op, &id).await?;
+    let settings: ChannelSettings = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("settings", e.to_string()))?;
+    state.store.set_channel_settings(channel, &settings).await?;
+    state.rules.invalidate();
+    Ok(Json(settings))
+}

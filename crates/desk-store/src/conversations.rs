@@ -1,0 +1,188 @@
+//! Lifecycle operations: commands on a conversation, the timer worker's queries, and the
+//! rules (channel settings, business hours) conversations run under.
+
+use desk_core::lifecycle::{Command, Transition, apply};
+use desk_core::{BusinessHours, ChannelId, ChannelSettings, ConversationId, Millis};
+
+use crate::{ChatRules, DueConversation, Result, Store, StoreError, on_read, on_write};
+
+impl Store {
+    /// Applies `command` to a conversation under `rules` at `now`, atomically with its effects.
+    /// A refused command is [`StoreError::Conflict`] with the reason an operator should read.
+    pub async fn command(
+        &self,
+        id: ConversationId,
+        command: Command,
+        rules: &ChatRules,
+        now: Millis,
+    ) -> Result<Transition> {
+        self.transition(id, Some(command), rules, now).await
+    }
+
+    /// Fires the conversation's due deadline, if it still has one at `now` (a message may have
+    /// moved it, another instance may have fired it): then nothing changes.
+    pub async fn fire_due_timer(
+        &self,
+        id: ConversationId,
+        rules: &ChatRules,
+        now: Millis,
+    ) -> Result<Transition> {
+        self.transition(id, None, rules, now).await
+    }
+
+    /// `command`, or (`None`) the conversation's own due timer.
+    async fn transition(
+        &self,
+        id: ConversationId,
+        command: Option<Command>,
+        rules: &ChatRules,
+        now: Millis,
+    ) -> Result<Transition> {
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let row = load_lifecycle!(&mut *tx, id).ok_or(StoreError::NotFound("conversation"))?;
+            let conversation = row.conversation()?;
+            let command = match command.or_else(|| {
+                conversation
+                    .due_timer(now)
+                    .map(|kind| Command::TimerFired { kind })
+            }) {
+                Some(command) => command,
+                None => {
+                    return Ok(Transition {
+                        conversation,
+                        effects: Vec::new(),
+                        changed: false,
+                    });
+                }
+            };
+            let transition = apply(
+                &conversation,
+                command,
+                &rules.settings,
+                rules.hours.as_ref(),
+                now,
+            )
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            if transition.changed {
+                if !save_lifecycle!(&mut *tx, &transition.conversation, row.version) {
+                    return Err(StoreError::Conflict(
+                        "the chat changed at the same time; try again".into(),
+                    ));
+                }
+                let to: (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
+                    .bind(row.contact_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                record_transition!(
+                    &mut tx,
+                    row.brand_id,
+                    row.channel_id,
+                    &to.0,
+                    &transition,
+                    now
+                );
+                tx.commit().await?;
+            }
+            Ok(transition)
+        })
+    }
+
+    /// Live conversations whose next deadline is due at `now`, earliest first, with their
+    /// channel and department (to look up their rules).
+    pub async fn due_conversations(&self, now: Millis, limit: i64) -> Result<Vec<DueConversation>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT id, channel_id, department_id, next_deadline_ms FROM conversations
+                 WHERE next_deadline_ms <= $1 ORDER BY next_deadline_ms LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The earliest deadline of any live conversation (the timer worker sleeps until then).
+    pub async fn next_deadline(&self) -> Result<Option<Millis>> {
+        let (next,): (Option<Millis>,) = on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT MIN(next_deadline_ms) FROM conversations")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(next)
+    }
+
+    /// A channel's settings and its department's business hours.
+    pub async fn chat_rules(&self, channel: ChannelId) -> Result<ChatRules> {
+        let row: Option<(
+            sqlx::types::Json<serde_json::Value>,
+            Option<sqlx::types::Json<serde_json::Value>>,
+        )> = on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                    "SELECT c.settings, d.business_hours FROM line_channels c JOIN departments d ON d.id = c.department_id
+                     WHERE c.id = $1",
+                )
+                .bind(channel.0)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let (settings, hours) = row.ok_or(StoreError::NotFound("channel"))?;
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Conflict(format!("stored {what} are invalid: {e}"))
+        };
+        Ok(ChatRules {
+            settings: serde_json::from_value(settings.0)
+                .map_err(|e| corrupt("channel settings", e))?,
+            hours: hours
+                .map(|h| serde_json::from_value(h.0))
+                .transpose()
+                .map_err(|e| corrupt("business hours", e))?,
+        })
+    }
+
+    /// Replaces a channel's settings (validated by the caller: [`ChannelSettings`] only exists valid).
+    pub async fn set_channel_settings(
+        &self,
+        channel: ChannelId,
+        settings: &ChannelSettings,
+    ) -> Result<()> {
+        let value =
+            serde_json::to_value(settings).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let updated = on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "UPDATE line_channels SET settings = $1 WHERE id = $2 AND removed_ms IS NULL",
+            )
+            .bind(sqlx::types::Json(value))
+            .bind(channel.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if updated == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears) a department's business hours.
+    pub async fn set_business_hours(
+        &self,
+        department: desk_core::DepartmentId,
+        hours: Option<&BusinessHours>,
+    ) -> Result<()> {
+        let value = hours
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        on_write!(self.backend(), |pool| {
+            sqlx::query("UPDATE departments SET business_hours = $1 WHERE id = $2")
+                .bind(value.map(sqlx::types::Json))
+                .bind(department.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Conversation lifecycle in the store: every state change is desk-core's pure [`apply`]
+//! run inside a transaction on the row as loaded, then saved with `WHERE version = $seen`,
+//! so concurrent writers (two instances' timer workers, a timer racing an operator) never
+//! both apply a transition: the loser sees no row updated and gets [`StoreError::Conflict`]
+//! (or, for timers, nothing happens).
+
+use std::sync::Arc;
+
+use desk_core::lifecycle::{Conversation, ConversationRow};
+use desk_core::{BusinessHours, ChannelId, ChannelSettings, ConversationId, Millis};
+use uuid::Uuid;
+
+use crate::{Result, StoreError};
+
+/// The rules a conversation runs under: its channel's settings and its department's hours.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRules {
+    pub settings: ChannelSettings,
+    pub hours: Option<BusinessHours>,
+}
+
+/// A shared, cheap-to-clone [`ChatRules`].
+pub type Rules = Arc<ChatRules>;
+
+/// The lifecycle columns of a conversation, plus what the store needs around them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct LifecycleRow {
+    pub id: Uuid,
+    pub brand_id: Uuid,
+    pub channel_id: Uuid,
+    pub contact_id: Uuid,
+    pub department_id: Uuid,
+    pub previous_id: Option<Uuid>,
+    pub opened_ms: Millis,
+    pub last_message_ms: Millis,
+    pub state: String,
+    pub assignee_id: Option<Uuid>,
+    pub close_reason: Option<String>,
+    pub closed_ms: Option<Millis>,
+    pub pickup_deadline_ms: Option<Millis>,
+    pub missed_close_at_ms: Option<Millis>,
+    pub idle_close_at_ms: Option<Millis>,
+    pub version: i64,
+}
+
+impl LifecycleRow {
+    /// The domain conversation; a row that breaks the state's invariants is reported, not
+    /// guessed at.
+    pub fn conversation(&self) -> Result<Conversation> {
+        let corrupt = |e: String| {
+            StoreError::Conflict(format!(
+                "stored conversation {} is inconsistent: {e}",
+                self.id
+            ))
+        };
+        let state = self
+            .state
+            .parse()
+            .map_err(|e: desk_core::UnknownVariant| corrupt(e.to_string()))?;
+        let close_reason = match &self.close_reason {
+            Some(r) => Some(
+                r.parse()
+                    .map_err(|e: desk_core::UnknownVariant| corrupt(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Conversation::from_row(ConversationRow {
+            id: ConversationId(self.id),
+            contact: desk_core::ContactId(self.contact_id),
+            department: desk_core::DepartmentId(self.department_id),
+            previous: self.previous_id.map(ConversationId),
+            opened_ms: self.opened_ms,
+            last_message_ms: self.last_message_ms,
+            state,
+            assignee: self.assignee_id.map(desk_core::OperatorId),
+            close_reason,
+            closed_ms: self.closed_ms,
+            pickup_deadline_ms: self.pickup_deadline_ms,
+            missed_close_at_ms: self.missed_close_at_ms,
+            idle_close_at_ms: self.idle_close_at_ms,
+        })
+        .map_err(|e| corrupt(e.to_string()))
+    }
+}
+
+/// Loads a conversation's lifecycle row in `$exec`; evaluates to `Option<LifecycleRow>`.
+macro_rules! load_lifecycle {
+    ($exec:expr, $id:expr) => {{
+        let id: desk_core::ConversationId = $id;
+        let row: Option<$crate::lifecycle::LifecycleRow> = sqlx::query_as(
+            "SELECT id, brand_id, channel_id, contact_id, department_id, previous_id, opened_ms, last_message_ms,
+             state, assignee_id, close_reason, closed_ms, pickup_deadline_ms, missed_close_at_ms, idle_close_at_ms,
+             version FROM conversations WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional($exec)
+        .await?;
+        row
+    }};
+}
+
+/// Saves a transition's conversation if the row is still at `$version`; evaluates to
+/// whether it was saved.
+macro_rules! save_lifecycle {
+    ($exec:expr, $conversation:expr, $version:expr) => {{
+        let c: &desk_core::lifecycle::Conversation = $conversation;
+        let r = c.to_row();
+        let updated = sqlx::query(
+            "UPDATE conversations SET state = $1, assignee_id = $2, close_reason = $3, closed_ms = $4,
+             pickup_deadline_ms = $5, missed_close_at_ms = $6, idle_close_at_ms = $7, next_deadline_ms = $8,
+             last_message_ms = $9, department_id = $10, version = version + 1,
+             reply_token = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token END,
+             reply_token_ms = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token_ms END
+             WHERE id = $11 AND version = $12",
+        )
+        .bind(r.state.as_str())
+        .bind(r.assignee.map(|a| a.0))
+        .bind(r.close_reason.map(|c| c.as_str()))
+        .bind(r.closed_ms)
+        .bind(r.pickup_deadline_ms)
+        .bind(r.missed_close_at_ms)
+        .bind(r.idle_close_at_ms)
+        .bind(c.next_deadline().map(|(_, at)| at))
+        .bind(r.last_message_ms)
+        .bind(r.department.0)
+        .bind(r.id.0)
+        .bind($version)
+        .execute($exec)
+        .await?
+        .rows_affected();
+        updated == 1
+    }};
+}
+
+/// Inserts a new conversation (from [`Conversation::start`]).
+macro_rules! insert_conversation {
+    ($exec:expr, $brand:expr, $channel:expr, $conversation:expr) => {{
+        let c: &desk_core::lifecycle::Conversation = $conversation;
+        let r = c.to_row();
+        sqlx::query(
+            "INSERT INTO conversations (id, brand_id, channel_id, contact_id, department_id, previous_id, state,
+             assignee_id, opened_ms, last_message_ms, pickup_deadline_ms, missed_close_at_ms, idle_close_at_ms,
+             next_deadline_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(r.id.0)
+        .bind($brand)
+        .bind($channel)
+        .bind(r.contact.0)
+        .bind(r.department.0)
+        .bind(r.previous.map(|p| p.0))
+        .bind(r.state.as_str())
+        .bind(r.assignee.map(|a| a.0))
+        .bind(r.opened_ms)
+        .bind(r.last_message_ms)
+        .bind(r.pickup_deadline_ms)
+        .bind(r.missed_close_at_ms)
+        .bind(r.idle_close_at_ms)
+        .bind(c.next_deadline().map(|(_, at)| at))
+        .execute($exec)
+        .await?;
+    }};
+}
+
+/// Carries out a transition's effects that live in the database: timeline entries and the
+/// state change go to the realtime log; a closing message is queued for sending. `$tx` is a
+/// `&mut Transaction`.
+macro_rules! record_transition {
+    ($tx:expr, $brand:expr, $channel:expr, $to_line_id:expr, $transition:expr, $now:expr) => {{
+        let t: &desk_core::lifecycle::Transition = $transition;
+        let brand = desk_core::BrandId($brand);
+        let id = t.conversation.id;
+        for effect in &t.effects {
+            match effect {
+                desk_core::lifecycle::Effect::Timeline(event) => {
+                    append_event!(&mut **$tx, brand, Some(id), "timeline",
+                        serde_json::json!({"conversation_id": id, "kind": "lifecycle", "event": event}), $now);
+                }
+                desk_core::lifecycle::Effect::SendClosingMessage { message } => {
+                    let body = serde_json::json!({"type": "text", "text": message.as_str()});
+                    queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, $to_line_id, desk_core::MessageKind::Text, body, $now);
+                }
+                // Routing runs in the server (desk-core's Router); nothing to store here.
+                desk_core::lifecycle::Effect::Route { .. }
+                | desk_core::lifecycle::Effect::AssignTo { .. }
+                | desk_core::lifecycle::Effect::Unroute => {}
+            }
+        }
+        let row = t.conversation.to_row();
+        append_event!(&mut **$tx, brand, Some(id), "conversation.updated",
+            serde_json::json!({"conversation_id": id, "state": row.state, "assignee_id": row.assignee,
+                "close_reason": row.close_reason}), $now);
+    }};
+}
+
+/// A conversation with a due deadline.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DueConversation {
+    #[sqlx(try_from = "Uuid")]
+    pub id: ConversationId,
+    #[sqlx(try_from = "Uuid")]
+    pub channel_id: ChannelId,
+    #[sqlx(try_from = "Uuid")]
+    pub department_id: desk_core::DepartmentId,
+    pub next_deadline_ms: Millis,
+}
