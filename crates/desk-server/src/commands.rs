@@ -37,6 +37,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             println!("API token (shown once): {token}");
             Ok(())
         }
+        Command::BenchTimers(args) => crate::bench_timers::run(args).await,
         Command::BenchWebhook(args) => {
             let text = std::fs::read_to_string(&args.requests)
                 .with_context(|| format!("cannot read {}", args.requests.display()))?;

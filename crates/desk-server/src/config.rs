@@ -45,6 +45,28 @@ pub enum Command {
     Channel(ChannelCommand),
     /// Send signed webhook requests at a fixed rate and report latency (see bench/README.md).
     BenchWebhook(BenchArgs),
+    /// Seed many open chats with deadlines over an hour and report timer lateness and idle CPU.
+    BenchTimers(BenchTimersArgs),
+}
+
+/// `linedesk bench-timers`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchTimersArgs {
+    /// Open (missed) chats to seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub conversations: usize,
+    /// Seconds the close deadlines are spread over.
+    #[arg(long, default_value_t = 3_600)]
+    pub spread_secs: u64,
+    /// Seconds to measure CPU before the first deadline.
+    #[arg(long, default_value_t = 20)]
+    pub idle_secs: u64,
+    /// Seconds to watch deadlines fire.
+    #[arg(long, default_value_t = 60)]
+    pub observe_secs: u64,
+    /// Postgres URL (default: a temporary SQLite file).
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// `linedesk bench-webhook`.

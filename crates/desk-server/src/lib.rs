@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod service;
 pub mod setup;
 pub mod state;
@@ -74,19 +75,26 @@ impl Server {
             config.line_api_base.clone(),
             config.line_data_base.clone(),
         );
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        // Last fallible step: the hub's tasks run until `cancel`, which only a started
+        // server's shutdown fires.
+        let hub = hub::Hub::start(store.clone(), cancel.clone(), &tasks).await?;
         let state = AppState {
             store,
             line,
             tokens: Default::default(),
             channels: Default::default(),
+            rules: Default::default(),
+            clock: Default::default(),
             wake: Arc::new(Wakers::default()),
+            hub,
             public_url: config.public_url.clone(),
         };
-        let addr = listener.local_addr()?;
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
         tasks.spawn(worker::inbox::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::outbox::run(state.clone(), cancel.clone()));
+        tasks.spawn(worker::timers::run(state.clone(), cancel.clone()));
         let app = http::router(state.clone());
         let shutdown = cancel.clone();
         tasks.spawn(async move {

@@ -6,7 +6,10 @@ use desk_store::Store;
 use line_api::LineClient;
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
+use crate::hub::Hub;
 use crate::service::channels::ChannelCache;
+use crate::service::rules::RulesCache;
 use crate::service::tokens::TokenManager;
 
 /// Everything a request or a worker needs. Cheap to clone.
@@ -16,7 +19,11 @@ pub struct AppState {
     pub line: LineClient,
     pub tokens: TokenManager,
     pub channels: ChannelCache,
+    pub rules: RulesCache,
+    pub clock: Clock,
     pub wake: Arc<Wakers>,
+    /// Realtime fan-out: call `hub.nudge()` after committing anything that appends events.
+    pub hub: Hub,
     pub public_url: Option<String>,
 }
 
@@ -25,4 +32,5 @@ pub struct AppState {
 pub struct Wakers {
     pub inbox: Notify,
     pub outbox: Notify,
+    pub timers: Notify,
 }

@@ -20,6 +20,7 @@ mod inbox;
 pub mod models;
 mod notify;
 mod outbox;
+mod seed;
 pub mod test_db;
 
 use std::path::PathBuf;

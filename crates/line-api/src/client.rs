@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LineError, REQUEST_ID_HEADER};
 use crate::message::Message;
+use crate::open_enum::string_enum;
 
 /// The Messaging API host.
 pub const DEFAULT_API_BASE: &str = "https://api.line.me";
@@ -119,16 +120,15 @@ impl LineClient {
     /// `GET /v2/bot/info`.
     #[tracing::instrument(skip_all)]
     pub async fn bot_info(&self, token: &str) -> Result<BotInfo, LineError> {
-        let request = self.authed(Method::GET, Host::Api, "/v2/bot/info", token);
-        self.json(request, "bot info").await
+        self.get_json(Host::Api, "/v2/bot/info", token, "bot info")
+            .await
     }
 
     /// `GET /v2/bot/profile/{userId}`: a user who is a friend of the account.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn profile(&self, token: &str, user_id: &str) -> Result<UserProfile, LineError> {
         let path = format!("/v2/bot/profile/{}", segment(user_id));
-        let request = self.authed(Method::GET, Host::Api, &path, token);
-        self.json(request, "user profile").await
+        self.get_json(Host::Api, &path, token, "user profile").await
     }
 
     /// `GET /v2/bot/group/{groupId}/member/{userId}`.
@@ -139,13 +139,8 @@ impl LineClient {
         group_id: &str,
         user_id: &str,
     ) -> Result<MemberProfile, LineError> {
-        let path = format!(
-            "/v2/bot/group/{}/member/{}",
-            segment(group_id),
-            segment(user_id)
-        );
-        let request = self.authed(Method::GET, Host::Api, &path, token);
-        self.json(request, "group member profile").await
+        self.member_profile(token, "group", group_id, user_id, "group member profile")
+            .await
     }
 
     /// `GET /v2/bot/room/{roomId}/member/{userId}`.
@@ -156,13 +151,8 @@ impl LineClient {
         room_id: &str,
         user_id: &str,
     ) -> Result<MemberProfile, LineError> {
-        let path = format!(
-            "/v2/bot/room/{}/member/{}",
-            segment(room_id),
-            segment(user_id)
-        );
-        let request = self.authed(Method::GET, Host::Api, &path, token);
-        self.json(request, "room member profile").await
+        self.member_profile(token, "room", room_id, user_id, "room member profile")
+            .await
     }
 
     /// `POST /v2/bot/message/reply`. `messages` must hold 1 to
@@ -248,8 +238,8 @@ impl LineClient {
             "/v2/bot/message/{}/content/transcoding",
             segment(message_id)
         );
-        let request = self.authed(Method::GET, Host::Data, &path, token);
-        self.json(request, "transcoding status").await
+        self.get_json(Host::Data, &path, token, "transcoding status")
+            .await
     }
 
     /// `POST /v2/bot/chat/loading/start`: shows the typing indicator in a one-on-one chat.
@@ -298,13 +288,13 @@ impl LineClient {
     /// `GET /v2/bot/channel/webhook/endpoint`.
     #[tracing::instrument(skip_all)]
     pub async fn webhook_endpoint(&self, token: &str) -> Result<WebhookEndpoint, LineError> {
-        let request = self.authed(
-            Method::GET,
+        self.get_json(
             Host::Api,
             "/v2/bot/channel/webhook/endpoint",
             token,
-        );
-        self.json(request, "webhook endpoint").await
+            "webhook endpoint",
+        )
+        .await
     }
 
     /// `PUT /v2/bot/channel/webhook/endpoint`.
@@ -345,20 +335,38 @@ impl LineClient {
     /// `GET /v2/bot/message/quota`: this month's message target limit.
     #[tracing::instrument(skip_all)]
     pub async fn quota(&self, token: &str) -> Result<Quota, LineError> {
-        let request = self.authed(Method::GET, Host::Api, "/v2/bot/message/quota", token);
-        self.json(request, "message quota").await
+        self.get_json(Host::Api, "/v2/bot/message/quota", token, "message quota")
+            .await
     }
 
     /// `GET /v2/bot/message/quota/consumption`: messages sent this month.
     #[tracing::instrument(skip_all)]
     pub async fn quota_consumption(&self, token: &str) -> Result<QuotaConsumption, LineError> {
-        let request = self.authed(
-            Method::GET,
+        self.get_json(
             Host::Api,
             "/v2/bot/message/quota/consumption",
             token,
+            "quota consumption",
+        )
+        .await
+    }
+
+    /// `GET /v2/bot/{chat_kind}/{chatId}/member/{userId}`: group and room members differ only
+    /// in the path and in what a decode error calls the body.
+    async fn member_profile(
+        &self,
+        token: &str,
+        chat_kind: &str,
+        chat_id: &str,
+        user_id: &str,
+        what: &'static str,
+    ) -> Result<MemberProfile, LineError> {
+        let path = format!(
+            "/v2/bot/{chat_kind}/{}/member/{}",
+            segment(chat_id),
+            segment(user_id)
         );
-        self.json(request, "quota consumption").await
+        self.get_json(Host::Api, &path, token, what).await
     }
 
     fn url(&self, host: Host, path: &str) -> String {
@@ -418,6 +426,18 @@ impl LineClient {
         decode(what, &answer.body)
     }
 
+    /// An authenticated Messaging API `GET` answering JSON.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        host: Host,
+        path: &str,
+        token: &str,
+        what: &'static str,
+    ) -> Result<T, LineError> {
+        self.json(self.authed(Method::GET, host, path, token), what)
+            .await
+    }
+
     /// A Messaging API call whose 2xx body carries nothing of use.
     async fn unit(&self, request: RequestBuilder) -> Result<(), LineError> {
         self.execute(request, ErrorShape::Messaging).await.map(drop)
@@ -453,36 +473,13 @@ struct WebhookEndpointRequest<'a> {
     endpoint: Option<&'a str>,
 }
 
-/// Declares a string enum with known values and an `Unknown(String)` catch-all, so a value LINE
-/// adds later does not break decoding.
+/// `string_enum!` plus `Display` and `From<Self> for String`, which the client's enums have
+/// always offered callers (the webhook enums never did, so they stay without).
 macro_rules! open_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(from = "String", into = "String")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-            /// A value this crate does not know yet, as LINE sent it.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// The value as LINE spells it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $wire,)+
-                    $name::Unknown(other) => other,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(s: String) -> Self {
-                match s.as_str() {
-                    $($wire => $name::$variant,)+
-                    _ => $name::Unknown(s),
-                }
-            }
+        string_enum! {
+            $(#[$meta])*
+            pub enum $name { $($(#[$vmeta])* $variant = $wire,)+ }
         }
 
         impl From<$name> for String {

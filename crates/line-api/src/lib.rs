@@ -5,6 +5,7 @@
 pub mod client;
 pub mod error;
 pub mod message;
+mod open_enum;
 pub mod signature;
 pub mod webhook;
 

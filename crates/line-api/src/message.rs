@@ -202,18 +202,19 @@ impl Message {
 
     /// The quick reply attached to this message, if any.
     pub fn quick_reply(&self) -> Option<&QuickReply> {
-        match self {
-            Message::Text { quick_reply, .. }
-            | Message::Sticker { quick_reply, .. }
-            | Message::Image { quick_reply, .. }
-            | Message::Video { quick_reply, .. }
-            | Message::Audio { quick_reply, .. }
-            | Message::Location { quick_reply, .. } => quick_reply.as_ref(),
-        }
+        quick_reply_field!(self).as_ref()
     }
 
     fn quick_reply_mut(&mut self) -> &mut Option<QuickReply> {
-        match self {
+        quick_reply_field!(self)
+    }
+}
+
+/// The `quick_reply` field every variant has, borrowed as `$message` is (`&` or `&mut`): one
+/// list of variants for both accessors, so a new variant cannot be missed in one of them.
+macro_rules! quick_reply_field {
+    ($message:expr) => {
+        match $message {
             Message::Text { quick_reply, .. }
             | Message::Sticker { quick_reply, .. }
             | Message::Image { quick_reply, .. }
@@ -221,8 +222,9 @@ impl Message {
             | Message::Audio { quick_reply, .. }
             | Message::Location { quick_reply, .. } => quick_reply,
         }
-    }
+    };
 }
+use quick_reply_field;
 
 /// A LINE emoji inside a text message: replaces the `$` at `index` (a UTF-16 offset) in `text`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
+use crate::open_enum::string_enum;
+
 /// Parses a webhook request body.
 ///
 /// An empty `events` array is valid: LINE sends one to check that the webhook URL answers.
@@ -992,54 +994,6 @@ pub struct PnpDelivery {
 // Tagged enums are buffered into a `Value`, dispatched on `type`, and decoded again; that second
 // decode would lose the error path, so `decode` reports errors as `at <path>: <message>` and every
 // level above joins its own path in front. `ParseError::new` finally splits the full path off.
-
-/// Declares a string enum whose unknown values are kept in `Unknown(String)`.
-macro_rules! string_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )* }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )*
-            /// A value this crate does not know yet, as received.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// The value as on the wire.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( Self::$variant => $wire, )*
-                    Self::Unknown(value) => value,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                match value.as_str() {
-                    $( $wire => Self::$variant, )*
-                    _ => Self::Unknown(value),
-                }
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
-            }
-        }
-    };
-}
-use string_enum;
 
 /// Declares an enum tagged by a `type` field, with newtype variants for objects that have more
 /// fields, unit variants for those that do not, and `Unknown { <tag field>, raw }` for the rest.

@@ -13,24 +13,24 @@ pub(crate) fn source_json(source: &Source) -> Value {
     match source {
         Source::User(user_id) => json!({ "type": "user", "userId": user_id }),
         Source::Group { group_id, user_id } => {
-            let mut m = Map::new();
-            m.insert("type".into(), json!("group"));
-            m.insert("groupId".into(), json!(group_id));
-            if let Some(u) = user_id {
-                m.insert("userId".into(), json!(u));
-            }
-            Value::Object(m)
+            chat_source("group", "groupId", group_id, user_id.as_deref())
         }
         Source::Room { room_id, user_id } => {
-            let mut m = Map::new();
-            m.insert("type".into(), json!("room"));
-            m.insert("roomId".into(), json!(room_id));
-            if let Some(u) = user_id {
-                m.insert("userId".into(), json!(u));
-            }
-            Value::Object(m)
+            chat_source("room", "roomId", room_id, user_id.as_deref())
         }
     }
+}
+
+/// `GroupSource` / `RoomSource`: alike but for the type and the name of the chat ID field;
+/// `userId` is omitted when the acting member is unknown.
+fn chat_source(source_type: &str, id_field: &str, chat_id: &str, user_id: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!(source_type));
+    m.insert(id_field.into(), json!(chat_id));
+    if let Some(u) = user_id {
+        m.insert("userId".into(), json!(u));
+    }
+    Value::Object(m)
 }
 
 /// Event types that carry no `source` (account- or module-level events).
@@ -109,14 +109,30 @@ impl Builder<'_> {
         json!({ "type": "line" })
     }
 
+    /// Every message type makes the same event: the message object under `message`, and a
+    /// reply token. `content` (content type, bytes) is stored for the content endpoint.
+    fn message_event(
+        &mut self,
+        f: &mut Map<String, Value>,
+        msg_type: &str,
+        fields: Value,
+        quotable: bool,
+        content: Option<(String, Vec<u8>)>,
+    ) -> (&'static str, bool) {
+        let (id, m) = self.message(msg_type, fields, quotable);
+        if let Some((content_type, bytes)) = content {
+            self.store(id, content_type, bytes);
+        }
+        f.insert("message".into(), m);
+        ("message", true)
+    }
+
     /// (event type, whether a reply token is issued, type-specific fields).
     fn body(&mut self, kind: EventKind) -> (&'static str, bool, Map<String, Value>) {
         let mut f = Map::new();
         let (ty, replyable) = match kind {
             EventKind::Text(text) => {
-                let (_, m) = self.message("text", json!({ "text": text }), true);
-                f.insert("message".into(), m);
-                ("message", true)
+                self.message_event(&mut f, "text", json!({ "text": text }), true, None)
             }
             EventKind::RichText {
                 text,
@@ -135,78 +151,62 @@ impl Builder<'_> {
                 if let Some(q) = quoted_message_id {
                     fields.insert("quotedMessageId".into(), json!(q));
                 }
-                let (_, m) = self.message("text", Value::Object(fields), true);
-                f.insert("message".into(), m);
-                ("message", true)
+                self.message_event(&mut f, "text", Value::Object(fields), true, None)
             }
             EventKind::Sticker {
                 package_id,
                 sticker_id,
                 resource_type,
-            } => {
-                let (_, m) = self.message(
-                    "sticker",
-                    json!({
-                        "packageId": package_id,
-                        "stickerId": sticker_id,
-                        "stickerResourceType": resource_type,
-                    }),
-                    true,
-                );
-                f.insert("message".into(), m);
-                ("message", true)
-            }
+            } => self.message_event(
+                &mut f,
+                "sticker",
+                json!({
+                    "packageId": package_id,
+                    "stickerId": sticker_id,
+                    "stickerResourceType": resource_type,
+                }),
+                true,
+                None,
+            ),
             EventKind::Image {
                 content_type,
                 bytes,
-            } => {
-                let (id, m) = self.message(
-                    "image",
-                    json!({ "contentProvider": Self::line_provider() }),
-                    true,
-                );
-                self.store(id, content_type, bytes);
-                f.insert("message".into(), m);
-                ("message", true)
-            }
+            } => self.message_event(
+                &mut f,
+                "image",
+                json!({ "contentProvider": Self::line_provider() }),
+                true,
+                Some((content_type, bytes)),
+            ),
             EventKind::Video {
                 content_type,
                 bytes,
                 duration_ms,
-            } => {
-                let (id, m) = self.message(
-                    "video",
-                    json!({ "duration": duration_ms, "contentProvider": Self::line_provider() }),
-                    true,
-                );
-                self.store(id, content_type, bytes);
-                f.insert("message".into(), m);
-                ("message", true)
-            }
+            } => self.message_event(
+                &mut f,
+                "video",
+                json!({ "duration": duration_ms, "contentProvider": Self::line_provider() }),
+                true,
+                Some((content_type, bytes)),
+            ),
             EventKind::Audio {
                 content_type,
                 bytes,
                 duration_ms,
-            } => {
-                let (id, m) = self.message(
-                    "audio",
-                    json!({ "duration": duration_ms, "contentProvider": Self::line_provider() }),
-                    false,
-                );
-                self.store(id, content_type, bytes);
-                f.insert("message".into(), m);
-                ("message", true)
-            }
-            EventKind::File { name, bytes } => {
-                let (id, m) = self.message(
-                    "file",
-                    json!({ "fileName": name, "fileSize": bytes.len() }),
-                    false,
-                );
-                self.store(id, "application/octet-stream".into(), bytes);
-                f.insert("message".into(), m);
-                ("message", true)
-            }
+            } => self.message_event(
+                &mut f,
+                "audio",
+                json!({ "duration": duration_ms, "contentProvider": Self::line_provider() }),
+                false,
+                Some((content_type, bytes)),
+            ),
+            EventKind::File { name, bytes } => self.message_event(
+                &mut f,
+                "file",
+                json!({ "fileName": name, "fileSize": bytes.len() }),
+                false,
+                Some(("application/octet-stream".into(), bytes)),
+            ),
             EventKind::Location {
                 title,
                 address,
@@ -222,9 +222,7 @@ impl Builder<'_> {
                 }
                 fields.insert("latitude".into(), json!(latitude));
                 fields.insert("longitude".into(), json!(longitude));
-                let (_, m) = self.message("location", Value::Object(fields), false);
-                f.insert("message".into(), m);
-                ("message", true)
+                self.message_event(&mut f, "location", Value::Object(fields), false, None)
             }
             EventKind::Follow { is_unblocked } => {
                 f.insert("follow".into(), json!({ "isUnblocked": is_unblocked }));

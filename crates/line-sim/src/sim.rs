@@ -15,7 +15,7 @@ use crate::model::{
     ChannelSpec, ChatMode, DeliverOpts, Delivery, EventKind, FailWhen, Faults, RecordedRequest,
     SendApi, SentRecord, SimUser, Source,
 };
-use crate::state::{Channel, Content, State, UserState};
+use crate::state::{Channel, State, UserState};
 use crate::webhook_out;
 
 /// A fake LINE Platform. Cheap to clone: clones share one state.
@@ -318,16 +318,7 @@ impl LineSim {
     pub fn set_content(&self, message_id: &str, content_type: &str, bytes: Vec<u8>) {
         let mut st = self.lock();
         let unsent = st.unsent.remove(message_id);
-        let entry = st
-            .contents
-            .entry(message_id.to_owned())
-            .or_insert_with(|| Content {
-                channel_id: None,
-                content_type: String::new(),
-                bytes: Vec::new(),
-                preparing: 0,
-                unsent: false,
-            });
+        let entry = st.content_entry(message_id);
         entry.content_type = content_type.to_owned();
         entry.bytes = bytes;
         entry.unsent |= unsent;
@@ -335,17 +326,6 @@ impl LineSim {
 
     /// The content endpoint answers `202` (still preparing) this many times before serving.
     pub fn content_preparing(&self, message_id: &str, times: usize) {
-        let mut st = self.lock();
-        let entry = st
-            .contents
-            .entry(message_id.to_owned())
-            .or_insert_with(|| Content {
-                channel_id: None,
-                content_type: "application/octet-stream".into(),
-                bytes: Vec::new(),
-                preparing: 0,
-                unsent: false,
-            });
-        entry.preparing = times;
+        self.lock().content_entry(message_id).preparing = times;
     }
 }

@@ -192,6 +192,20 @@ impl State {
         token
     }
 
+    /// The content stored for `message_id`; if there is none yet, empty content any channel may
+    /// fetch, served as `application/octet-stream` until a content type is set.
+    pub(crate) fn content_entry(&mut self, message_id: &str) -> &mut Content {
+        self.contents
+            .entry(message_id.to_owned())
+            .or_insert_with(|| Content {
+                channel_id: None,
+                content_type: "application/octet-stream".into(),
+                bytes: Vec::new(),
+                preparing: 0,
+                unsent: false,
+            })
+    }
+
     /// The channel an access token belongs to, if the token is valid now.
     pub(crate) fn channel_for_token(&self, token: &str, now_ms: i64) -> Option<String> {
         let t = self.access_tokens.get(token)?;

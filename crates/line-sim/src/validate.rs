@@ -175,6 +175,25 @@ impl<'q> Checker<'q> {
         }
     }
 
+    /// Template and flex messages: a required `altText` of at most `alt_max`, and a required
+    /// object `field` whose own `type` is one of `types`.
+    fn alt_text_and_typed_object(
+        &mut self,
+        msg: &Value,
+        path: &str,
+        alt_max: usize,
+        field: &str,
+        types: &[&str],
+    ) {
+        let alt = self.required_str(msg, "altText", path);
+        self.max_len(alt, alt_max, join(path, "altText"));
+        if let Some(object) = self.object(msg, field, path) {
+            let p = join(path, field);
+            let ty = self.required_str(object, "type", &p);
+            self.one_of(ty, types, join(&p, "type"));
+        }
+    }
+
     /// Validates the `messages` array of a reply or push body.
     pub(crate) fn messages(&mut self, body: &Value) {
         let messages = match body.get("messages") {
@@ -277,27 +296,21 @@ impl<'q> Checker<'q> {
                     Some(_) => self.err("Must be an array", join(path, "actions")),
                 }
             }
-            "template" => {
-                let alt = self.required_str(msg, "altText", path);
-                self.max_len(alt, 400, join(path, "altText"));
-                if let Some(t) = self.object(msg, "template", path) {
-                    let p = join(path, "template");
-                    let ty = self.required_str(t, "type", &p);
-                    self.one_of(
-                        ty,
-                        &["buttons", "confirm", "carousel", "image_carousel"],
-                        join(&p, "type"),
-                    );
-                }
-            }
+            "template" => self.alt_text_and_typed_object(
+                msg,
+                path,
+                400,
+                "template",
+                &["buttons", "confirm", "carousel", "image_carousel"],
+            ),
             "flex" => {
-                let alt = self.required_str(msg, "altText", path);
-                self.max_len(alt, 1_500, join(path, "altText"));
-                if let Some(c) = self.object(msg, "contents", path) {
-                    let p = join(path, "contents");
-                    let ty = self.required_str(c, "type", &p);
-                    self.one_of(ty, &["bubble", "carousel"], join(&p, "type"));
-                }
+                self.alt_text_and_typed_object(
+                    msg,
+                    path,
+                    1_500,
+                    "contents",
+                    &["bubble", "carousel"],
+                );
             }
             "coupon" => {
                 self.required_str(msg, "couponId", path);

@@ -10,7 +10,6 @@ use desk_core::{BrandId, ConversationId, ConversationState, OutgoingText};
 use desk_store::{Conversation, ConversationFilter, Message};
 use serde::Deserialize;
 
-use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::http::auth::ApiOperator;
 use crate::service::send;
@@ -34,7 +33,7 @@ struct ListParams {
     limit: Option<i64>,
 }
 
-fn parse_field<T: std::str::FromStr>(field: &str, value: &str) -> Result<T, ApiError>
+pub(crate) fn parse_field<T: std::str::FromStr>(field: &str, value: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {
@@ -45,12 +44,16 @@ where
 
 impl ApiOperator {
     /// Admins see every brand; everyone else only their own.
-    fn may_see(&self, brand: BrandId) -> bool {
+    pub(crate) fn may_see(&self, brand: BrandId) -> bool {
         self.0.role == desk_core::Role::Admin || self.0.brand_id == Some(brand.0)
     }
 
     /// The conversation, if this operator may see it.
-    async fn conversation(&self, state: &AppState, id: &str) -> Result<Conversation, ApiError> {
+    pub(crate) async fn conversation(
+        &self,
+        state: &AppState,
+        id: &str,
+    ) -> Result<Conversation, ApiError> {
         let id: ConversationId = parse_field("id", id)?;
         let conversation = state.store.conversation(id).await?;
         if !self.may_see(conversation.brand_id) {
@@ -142,11 +145,12 @@ async fn send_message(
     }
     let message = send::queue_text(
         &state,
+        conversation.channel_id,
         conversation.id,
         op.0.id,
         text,
         body.quote_token,
-        now_ms(),
+        state.clock.now_ms(),
     )
     .await?;
     Ok((StatusCode::ACCEPTED, Json(message)))

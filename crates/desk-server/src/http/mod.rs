@@ -2,7 +2,9 @@
 
 mod api;
 pub mod auth;
+mod events;
 mod health;
+mod lifecycle;
 mod webhook;
 
 use axum::Router;
@@ -16,7 +18,12 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(webhook::routes())
-        .nest("/api/v1", api::routes())
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(events::routes())
+                .merge(lifecycle::routes()),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(post(health::not_found).get(health::not_found))

@@ -11,7 +11,6 @@ use desk_store::NewInboxEvent;
 use line_api::signature::{SIGNATURE_HEADER, verify};
 use line_api::webhook::parse_body;
 
-use crate::clock::now_ms;
 use crate::state::AppState;
 
 /// LINE's bodies are a few KB; 1 MiB leaves room for large batches and stops abuse.
@@ -36,7 +35,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let channel = match state.channels.by_key(&state.store, &key, now).await {
         Ok(Some(channel)) => channel,
         Ok(None) => {

@@ -9,7 +9,6 @@ use desk_store::{InboundItem, InboxRow};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
 use crate::service::inbound;
 use crate::state::AppState;
 
@@ -36,7 +35,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         } else {
             IDLE_BATCH
         };
-        let now = now_ms();
+        let now = state.clock.now_ms();
         let rows = match state.store.inbox_claim(now, LEASE_MS, batch).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -79,7 +78,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
                 let mut memo = inbound::ChatMemo::default();
                 let mut out = Vec::with_capacity(chat.len());
                 for row in chat {
-                    let item = inbound::prepare(state, &row, &mut memo, now_ms()).await;
+                    let item = inbound::prepare(state, &row, &mut memo, state.clock.now_ms()).await;
                     out.push((row, item));
                 }
                 out
@@ -96,15 +95,24 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
         }
     }
     let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
-    if let Err(e) = state.store.apply_inbound_batch(batch, now_ms()).await {
+    if let Err(e) = state
+        .store
+        .apply_inbound_batch(batch, state.clock.now_ms())
+        .await
+    {
         // One by one, so a bad event holds back no other.
         tracing::warn!(error = %e, "batch apply failed; applying one by one");
         for (row, item) in items {
-            if let Err(e) = state.store.apply_inbound_batch(vec![item], now_ms()).await {
+            if let Err(e) = state
+                .store
+                .apply_inbound_batch(vec![item], state.clock.now_ms())
+                .await
+            {
                 record_failure(state, &row, &e.to_string()).await;
             }
         }
     }
+    state.hub.nudge();
 }
 
 /// Waits while webhook requests use the (single, on SQLite) writer, at most
@@ -112,7 +120,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
 async fn give_way_to_ingest(state: &AppState) -> bool {
     let deadline = tokio::time::Instant::now() + MAX_GIVE_WAY;
     loop {
-        let busy = state.store.ingest_busy(now_ms());
+        let busy = state.store.ingest_busy(state.clock.now_ms());
         if !busy || tokio::time::Instant::now() >= deadline {
             return busy;
         }
@@ -121,7 +129,7 @@ async fn give_way_to_ingest(state: &AppState) -> bool {
 }
 
 async fn record_failure(state: &AppState, row: &InboxRow, error: &str) {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let give_up = row.attempts >= MAX_ATTEMPTS;
     let retry_at = now + 1_000 * i64::from(row.attempts.clamp(1, 60));
     tracing::warn!(inbox_id = row.id, error, give_up, "inbox event not applied");

@@ -6,7 +6,6 @@ use desk_core::{Millis, RetryPolicy};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
 use crate::service::send;
 use crate::state::AppState;
 
@@ -20,7 +19,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let policy = RetryPolicy::default();
     loop {
-        let now = now_ms();
+        let now = state.clock.now_ms();
         let jobs = match state.store.outbox_claim(now, LEASE_MS, BATCH).await {
             Ok(jobs) => jobs,
             Err(e) => {
@@ -33,11 +32,12 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             .for_each_concurrent(PARALLEL_SENDS, |job| {
                 let (state, policy) = (&state, &policy);
                 async move {
-                    let outcome = send::deliver(state, &job, policy, now_ms()).await;
-                    if let Err(e) = state.store.outbox_finish(&job, &outcome, now_ms()).await {
+                    let outcome = send::deliver(state, &job, policy, state.clock.now_ms()).await;
+                    if let Err(e) = state.store.outbox_finish(&job, &outcome, state.clock.now_ms()).await {
                         // The lease runs out and the job is retried with the same retry key.
                         tracing::error!(outbox_id = %job.id, error = %e, "could not record the send outcome");
                     }
+                    state.hub.nudge();
                 }
             })
             .await;
@@ -46,7 +46,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         }
         let sleep = match state.store.outbox_next_due().await {
             Ok(Some(due)) => {
-                Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(MAX_SLEEP)
+                Duration::from_millis(u64::try_from(due - state.clock.now_ms()).unwrap_or(0))
+                    .min(MAX_SLEEP)
             }
             _ => MAX_SLEEP,
         };

@@ -5,6 +5,8 @@ mod api;
 mod crash;
 
 mod events;
+mod events_sse;
 mod helpers;
+mod lifecycle;
 mod send;
 mod webhook;

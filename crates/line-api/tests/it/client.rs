@@ -64,6 +64,15 @@ impl MockLine {
         assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:?}");
         seen[0].clone()
     }
+
+    /// The only request received, checked to be `method path` with the channel token.
+    fn only_authed_request(&self, method: Method, path: &str) -> Seen {
+        let seen = self.only_request();
+        assert_eq!(seen.method, method);
+        assert_eq!(seen.path, path);
+        seen.assert_bearer();
+        seen
+    }
 }
 
 async fn handle(State(state): State<Arc<MockState>>, request: Request) -> Response {
@@ -121,9 +130,40 @@ fn json_response(status: u16, headers: &[(&str, &str)], body: Value) -> Response
     respond(status, &all, body.to_string())
 }
 
+/// A mock that always gives the same answer, whatever the request.
+async fn fixed(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: impl Into<Body> + Clone + Send + Sync + 'static,
+) -> MockLine {
+    mock_line(move |_| respond(status, headers, body.clone())).await
+}
+
+/// A mock that always answers `status` with the JSON `body` (plus `headers`).
+async fn fixed_json(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: Value,
+) -> MockLine {
+    mock_line(move |_| json_response(status, headers, body.clone())).await
+}
+
+/// A mock that always answers 200 with the JSON `body`.
+async fn ok_json(body: Value) -> MockLine {
+    fixed_json(200, &[], body).await
+}
+
 /// A mock that always answers `status` with the JSON `body` and an `x-line-request-id`.
 async fn failing(status: u16, body: Value) -> MockLine {
-    mock_line(move |_| json_response(status, &[("x-line-request-id", "req-1")], body.clone())).await
+    fixed_json(status, &[("x-line-request-id", "req-1")], body).await
+}
+
+/// Pushes one text message with a fresh retry key, expecting LINE to refuse it.
+async fn push_err(mock: &MockLine, expected: &str) -> LineError {
+    mock.client
+        .push(TOKEN, "U1", &[Message::text("hi")], uuid::Uuid::new_v4())
+        .await
+        .expect_err(expected)
 }
 
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
@@ -144,13 +184,9 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn issue_token_posts_the_form_and_decodes_the_token() {
-    let mock = mock_line(|_| {
-        json_response(
-            200,
-            &[],
-            json!({"access_token": "W1TeHCgfH2Liwa", "expires_in": 2592000, "token_type": "Bearer"}),
-        )
-    })
+    let mock = ok_json(
+        json!({"access_token": "W1TeHCgfH2Liwa", "expires_in": 2592000, "token_type": "Bearer"}),
+    )
     .await;
     let token = mock
         .client
@@ -181,20 +217,14 @@ async fn issue_token_posts_the_form_and_decodes_the_token() {
 
 #[tokio::test]
 async fn bot_info() {
-    let mock = mock_line(|_| {
-        json_response(
-            200,
-            &[],
-            json!({
-                "userId": "Ub9952f8",
-                "basicId": "@216ru",
-                "displayName": "Example name",
-                "pictureUrl": "https://obs.line-apps.com/x",
-                "chatMode": "chat",
-                "markAsReadMode": "manual"
-            }),
-        )
-    })
+    let mock = ok_json(json!({
+        "userId": "Ub9952f8",
+        "basicId": "@216ru",
+        "displayName": "Example name",
+        "pictureUrl": "https://obs.line-apps.com/x",
+        "chatMode": "chat",
+        "markAsReadMode": "manual"
+    }))
     .await;
     let info = mock.client.bot_info(TOKEN).await.expect("bot info");
     assert_eq!(info.user_id, "Ub9952f8");
@@ -208,10 +238,7 @@ async fn bot_info() {
     assert_eq!(info.chat_mode, ChatMode::Chat);
     assert_eq!(info.mark_as_read_mode, MarkAsReadMode::Manual);
 
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::GET);
-    assert_eq!(seen.path, "/v2/bot/info");
-    seen.assert_bearer();
+    mock.only_authed_request(Method::GET, "/v2/bot/info");
 }
 
 #[tokio::test]
@@ -279,8 +306,7 @@ async fn profiles() {
 
 #[tokio::test]
 async fn ids_cannot_escape_their_path_segment() {
-    let mock =
-        mock_line(|_| json_response(200, &[], json!({"displayName": "x", "userId": "y"}))).await;
+    let mock = ok_json(json!({"displayName": "x", "userId": "y"})).await;
     mock.client
         .profile(TOKEN, "../info")
         .await
@@ -290,13 +316,9 @@ async fn ids_cannot_escape_their_path_segment() {
 
 #[tokio::test]
 async fn reply_sends_token_and_messages() {
-    let mock = mock_line(|_| {
-        json_response(
-            200,
-            &[],
-            json!({"sentMessages": [{"id": "461230966842064897", "quoteToken": "IStG5h1Tz7b"}]}),
-        )
-    })
+    let mock = ok_json(
+        json!({"sentMessages": [{"id": "461230966842064897", "quoteToken": "IStG5h1Tz7b"}]}),
+    )
     .await;
     let sent = mock
         .client
@@ -315,10 +337,7 @@ async fn reply_sends_token_and_messages() {
         }]
     );
 
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::POST);
-    assert_eq!(seen.path, "/v2/bot/message/reply");
-    seen.assert_bearer();
+    let seen = mock.only_authed_request(Method::POST, "/v2/bot/message/reply");
     assert_eq!(seen.header("content-type"), Some("application/json"));
     assert_eq!(seen.header("x-line-retry-key"), None);
     assert_eq!(
@@ -332,14 +351,7 @@ async fn reply_sends_token_and_messages() {
 
 #[tokio::test]
 async fn push_sends_the_retry_key() {
-    let mock = mock_line(|_| {
-        json_response(
-            200,
-            &[],
-            json!({"sentMessages": [{"id": "1"}, {"id": "2"}]}),
-        )
-    })
-    .await;
+    let mock = ok_json(json!({"sentMessages": [{"id": "1"}, {"id": "2"}]})).await;
     let key = uuid::Uuid::parse_str("123E4567-E89B-12D3-A456-426614174000").expect("uuid");
     let sent = mock
         .client
@@ -354,10 +366,7 @@ async fn push_sends_the_retry_key() {
     assert_eq!(sent.sent_messages.len(), 2);
     assert_eq!(sent.sent_messages[1].quote_token, None);
 
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::POST);
-    assert_eq!(seen.path, "/v2/bot/message/push");
-    seen.assert_bearer();
+    let seen = mock.only_authed_request(Method::POST, "/v2/bot/message/push");
     assert_eq!(
         seen.header("x-line-retry-key"),
         Some("123e4567-e89b-12d3-a456-426614174000")
@@ -376,13 +385,11 @@ async fn push_sends_the_retry_key() {
 
 #[tokio::test]
 async fn content_comes_from_the_data_host() {
-    let mock = mock_line(|_| {
-        respond(
-            200,
-            &[("content-type", "image/jpeg")],
-            vec![0xFF, 0xD8, 0xFF],
-        )
-    })
+    let mock = fixed(
+        200,
+        &[("content-type", "image/jpeg")],
+        vec![0xFF, 0xD8, 0xFF],
+    )
     .await;
     let content = mock.client.content(TOKEN, "325708").await.expect("content");
     assert_eq!(
@@ -392,15 +399,12 @@ async fn content_comes_from_the_data_host() {
             bytes: Bytes::from_static(&[0xFF, 0xD8, 0xFF]),
         }
     );
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::GET);
-    assert_eq!(seen.path, "/data/v2/bot/message/325708/content");
-    seen.assert_bearer();
+    mock.only_authed_request(Method::GET, "/data/v2/bot/message/325708/content");
 }
 
 #[tokio::test]
 async fn content_202_is_preparing() {
-    let mock = mock_line(|_| respond(202, &[], "")).await;
+    let mock = fixed(202, &[], "").await;
     let content = mock.client.content(TOKEN, "325708").await.expect("content");
     assert_eq!(content, Content::Preparing);
 }
@@ -416,7 +420,7 @@ async fn content_410_is_an_error_with_status() {
 
 #[tokio::test]
 async fn content_transcoding() {
-    let mock = mock_line(|_| json_response(200, &[], json!({"status": "processing"}))).await;
+    let mock = ok_json(json!({"status": "processing"})).await;
     let t = mock
         .client
         .content_transcoding(TOKEN, "325708")
@@ -430,15 +434,12 @@ async fn content_transcoding() {
 
 #[tokio::test]
 async fn start_loading_accepts_202() {
-    let mock = mock_line(|_| json_response(202, &[], json!({}))).await;
+    let mock = fixed_json(202, &[], json!({})).await;
     mock.client
         .start_loading(TOKEN, "U4af4980629", 20)
         .await
         .expect("loading");
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::POST);
-    assert_eq!(seen.path, "/v2/bot/chat/loading/start");
-    seen.assert_bearer();
+    let seen = mock.only_authed_request(Method::POST, "/v2/bot/chat/loading/start");
     assert_eq!(
         seen.json(),
         json!({"chatId": "U4af4980629", "loadingSeconds": 20})
@@ -447,15 +448,12 @@ async fn start_loading_accepts_202() {
 
 #[tokio::test]
 async fn mark_as_read_by_token() {
-    let mock = mock_line(|_| respond(200, &[], "")).await;
+    let mock = fixed(200, &[], "").await;
     mock.client
         .mark_as_read(TOKEN, "nz0x74mZT2mRn")
         .await
         .expect("mark as read");
-    let seen = mock.only_request();
-    assert_eq!(seen.method, Method::POST);
-    assert_eq!(seen.path, "/v2/bot/chat/markAsRead");
-    seen.assert_bearer();
+    let seen = mock.only_authed_request(Method::POST, "/v2/bot/chat/markAsRead");
     assert_eq!(seen.json(), json!({"markAsReadToken": "nz0x74mZT2mRn"}));
 }
 
@@ -521,13 +519,9 @@ async fn webhook_endpoint_get_set_and_test() {
 
 #[tokio::test]
 async fn webhook_test_without_success_field() {
-    let mock = mock_line(|_| {
-        json_response(
-            200,
-            &[],
-            json!({"timestamp": "2020-09-30T05:38:20.031Z", "statusCode": 0, "reason": "", "detail": "connection refused"}),
-        )
-    })
+    let mock = ok_json(
+        json!({"timestamp": "2020-09-30T05:38:20.031Z", "statusCode": 0, "reason": "", "detail": "connection refused"}),
+    )
     .await;
     let result = mock.client.test_webhook(TOKEN, None).await.expect("test");
     assert_eq!(result.success, None);
@@ -557,7 +551,7 @@ async fn quota_and_consumption() {
 
 #[tokio::test]
 async fn quota_none_has_no_value() {
-    let mock = mock_line(|_| json_response(200, &[], json!({"type": "none"}))).await;
+    let mock = ok_json(json!({"type": "none"})).await;
     let quota = mock.client.quota(TOKEN).await.expect("quota");
     assert_eq!(quota.kind, QuotaKind::None);
     assert_eq!(quota.value, None);
@@ -634,25 +628,19 @@ async fn unauthorized() {
 
 #[tokio::test]
 async fn conflict_on_retry_key() {
-    let mock = mock_line(|_| {
-        json_response(
-            409,
-            &[
-                ("x-line-request-id", "req-2"),
-                ("x-line-accepted-request-id", "req-1"),
-            ],
-            json!({
-                "message": "The retry key is already accepted",
-                "sentMessages": [{"id": "461230966842064897", "quoteToken": "IStG5h1Tz7b"}]
-            }),
-        )
-    })
+    let mock = fixed_json(
+        409,
+        &[
+            ("x-line-request-id", "req-2"),
+            ("x-line-accepted-request-id", "req-1"),
+        ],
+        json!({
+            "message": "The retry key is already accepted",
+            "sentMessages": [{"id": "461230966842064897", "quoteToken": "IStG5h1Tz7b"}]
+        }),
+    )
     .await;
-    let err = mock
-        .client
-        .push(TOKEN, "U1", &[Message::text("hi")], uuid::Uuid::new_v4())
-        .await
-        .expect_err("409");
+    let err = push_err(&mock, "409").await;
     assert!(err.is_conflict());
     assert!(!err.is_retryable());
     assert_eq!(err.request_id(), Some("req-2"));
@@ -670,30 +658,20 @@ async fn monthly_limit_is_not_retryable() {
         json!({"message": "You have reached your monthly limit."}),
     )
     .await;
-    let err = mock
-        .client
-        .push(TOKEN, "U1", &[Message::text("hi")], uuid::Uuid::new_v4())
-        .await
-        .expect_err("429");
+    let err = push_err(&mock, "429").await;
     assert!(err.is_monthly_limit());
     assert!(!err.is_retryable());
 }
 
 #[tokio::test]
 async fn rate_limit_is_retryable() {
-    let mock = mock_line(|_| {
-        json_response(
-            429,
-            &[("retry-after", "30")],
-            json!({"message": "The API rate limit has been exceeded. Try again later."}),
-        )
-    })
+    let mock = fixed_json(
+        429,
+        &[("retry-after", "30")],
+        json!({"message": "The API rate limit has been exceeded. Try again later."}),
+    )
     .await;
-    let err = mock
-        .client
-        .push(TOKEN, "U1", &[Message::text("hi")], uuid::Uuid::new_v4())
-        .await
-        .expect_err("429");
+    let err = push_err(&mock, "429").await;
     assert!(!err.is_monthly_limit());
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
@@ -713,13 +691,11 @@ async fn server_error_is_retryable() {
 
 #[tokio::test]
 async fn non_json_error_body_is_kept() {
-    let mock = mock_line(|_| {
-        respond(
-            502,
-            &[("content-type", "text/html")],
-            "<html><body>502 Bad Gateway</body></html>",
-        )
-    })
+    let mock = fixed(
+        502,
+        &[("content-type", "text/html")],
+        "<html><body>502 Bad Gateway</body></html>",
+    )
     .await;
     let err = mock.client.bot_info(TOKEN).await.expect_err("502");
     assert_eq!(err.status(), Some(502));
@@ -771,13 +747,11 @@ async fn oauth_invalid_client() {
 
 #[tokio::test]
 async fn undecodable_success_body() {
-    let mock = mock_line(|_| {
-        respond(
-            200,
-            &[("content-type", "application/json")],
-            "{\"userId\": 42}",
-        )
-    })
+    let mock = fixed(
+        200,
+        &[("content-type", "application/json")],
+        "{\"userId\": 42}",
+    )
     .await;
     let err = mock.client.bot_info(TOKEN).await.expect_err("decode");
     match &err {

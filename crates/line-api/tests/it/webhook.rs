@@ -61,6 +61,19 @@ fn message(name: &str) -> MessageContent {
     variant!(event(name).kind, EventKind::Message).message
 }
 
+/// The typed payload of every event of a fixture whose events are all of one kind.
+fn payloads<T>(name: &str, payload: impl Fn(EventKind) -> T) -> Vec<T> {
+    events(name)
+        .into_iter()
+        .map(|event| payload(event.kind))
+        .collect()
+}
+
+/// The messages of a fixture whose events are all message events.
+fn messages(name: &str) -> Vec<MessageContent> {
+    payloads(name, |kind| variant!(kind, EventKind::Message).message)
+}
+
 fn parse_err(body: &str) -> ParseError {
     match parse_body(body.as_bytes()) {
         Ok(parsed) => panic!("expected a parse error for {body}, got {parsed:?}"),
@@ -255,6 +268,29 @@ fn sorted(mut values: Vec<String>) -> Vec<String> {
     values
 }
 
+/// Checks that `dir` holds one fixture per spec value and that each fixture parses to the known
+/// variant for its value: `items` reads what a fixture holds, `parsed` gives each item's value
+/// as parsed and whether it fell back to `Unknown`.
+fn assert_one_known_fixture_per_value<T>(
+    dir: &str,
+    values: Vec<String>,
+    items: impl Fn(&str) -> Vec<T>,
+    parsed: impl Fn(T) -> (String, bool),
+) {
+    assert_eq!(
+        fixture_stems(dir),
+        sorted(values.clone()),
+        "one fixture per spec value in {dir}"
+    );
+    for value in values {
+        for item in items(&format!("{dir}/{value}.json")) {
+            let (name, unknown) = parsed(item);
+            assert_eq!(name, value);
+            assert!(!unknown, "spec value {value} in {dir} parsed as Unknown");
+        }
+    }
+}
+
 #[test]
 fn every_event_type_in_the_spec_parses_to_a_known_variant() {
     let types = mapping(&spec(), "Event");
@@ -263,60 +299,29 @@ fn every_event_type_in_the_spec_parses_to_a_known_variant() {
         19,
         "the spec's Event mapping changed: {types:?}"
     );
-    assert_eq!(
-        fixture_stems("event"),
-        sorted(types.clone()),
-        "one fixture per spec event type"
-    );
-    for event_type in types {
-        for event in events(&format!("event/{event_type}.json")) {
-            assert_eq!(event.event_type(), event_type);
-            assert!(
-                !matches!(event.kind, EventKind::Unknown { .. }),
-                "spec event type {event_type} parsed as Unknown"
-            );
-        }
-    }
+    assert_one_known_fixture_per_value("event", types, events, |event| {
+        let unknown = matches!(event.kind, EventKind::Unknown { .. });
+        (event.event_type().to_owned(), unknown)
+    });
 }
 
 #[test]
 fn every_source_type_in_the_spec_parses_to_a_known_variant() {
     let types = mapping(&spec(), "Source");
-    assert_eq!(
-        fixture_stems("source"),
-        sorted(types.clone()),
-        "one fixture per spec source type"
-    );
-    for source_type in types {
-        for event in events(&format!("source/{source_type}.json")) {
-            let source = event.source.expect("source fixtures have a source");
-            assert_eq!(source.type_name(), source_type);
-            assert!(
-                !matches!(source, Source::Unknown { .. }),
-                "{source_type} parsed as Unknown"
-            );
-        }
-    }
+    assert_one_known_fixture_per_value("source", types, events, |event| {
+        let source = event.source.expect("source fixtures have a source");
+        let unknown = matches!(source, Source::Unknown { .. });
+        (source.type_name().to_owned(), unknown)
+    });
 }
 
 #[test]
 fn every_message_type_in_the_spec_parses_to_a_known_variant() {
     let types = mapping(&spec(), "MessageContent");
-    assert_eq!(
-        fixture_stems("message"),
-        sorted(types.clone()),
-        "one fixture per spec message type"
-    );
-    for message_type in types {
-        for event in events(&format!("message/{message_type}.json")) {
-            let message = variant!(event.kind, EventKind::Message).message;
-            assert_eq!(message.type_name(), message_type);
-            assert!(
-                !matches!(message, MessageContent::Unknown { .. }),
-                "{message_type} parsed as Unknown"
-            );
-        }
-    }
+    assert_one_known_fixture_per_value("message", types, messages, |message| {
+        let unknown = matches!(message, MessageContent::Unknown { .. });
+        (message.type_name().to_owned(), unknown)
+    });
 }
 
 #[test]
@@ -333,25 +338,13 @@ fn every_sticker_resource_type_in_the_spec_parses_to_a_known_variant() {
         10,
         "the spec's stickerResourceType enum changed: {values:?}"
     );
-    assert_eq!(
-        fixture_stems("sticker"),
-        sorted(values.clone()),
-        "one fixture per resource type"
-    );
-    for value in values {
-        let sticker = variant!(
-            message(&format!("sticker/{value}.json")),
-            MessageContent::Sticker
-        );
-        assert_eq!(sticker.sticker_resource_type.as_str(), value);
-        assert!(
-            !matches!(
-                sticker.sticker_resource_type,
-                StickerResourceType::Unknown(_)
-            ),
-            "{value} parsed as Unknown"
-        );
-    }
+    // `message` insists on exactly one event per sticker fixture.
+    let one_message = |name: &str| vec![message(name)];
+    assert_one_known_fixture_per_value("sticker", values, one_message, |message| {
+        let resource_type = variant!(message, MessageContent::Sticker).sticker_resource_type;
+        let unknown = matches!(resource_type, StickerResourceType::Unknown(_));
+        (resource_type.as_str().to_owned(), unknown)
+    });
 }
 
 // ----- event types ----------------------------------------------------------------------------
@@ -400,10 +393,9 @@ fn unsend_event() {
 
 #[test]
 fn follow_event() {
-    let unblocked: Vec<bool> = events("event/follow.json")
-        .into_iter()
-        .map(|event| variant!(event.kind, EventKind::Follow).follow.is_unblocked)
-        .collect();
+    let unblocked = payloads("event/follow.json", |kind| {
+        variant!(kind, EventKind::Follow).follow.is_unblocked
+    });
     assert_eq!(unblocked, [false, true]);
 }
 
@@ -453,10 +445,9 @@ fn member_joined_and_left_events() {
 
 #[test]
 fn postback_event_with_every_param() {
-    let postbacks: Vec<_> = events("event/postback.json")
-        .into_iter()
-        .map(|event| variant!(event.kind, EventKind::Postback).postback)
-        .collect();
+    let postbacks = payloads("event/postback.json", |kind| {
+        variant!(kind, EventKind::Postback).postback
+    });
     let params: Vec<_> = postbacks
         .iter()
         .map(|postback| postback.params.clone())
@@ -506,10 +497,9 @@ fn video_play_complete_event() {
 
 #[test]
 fn beacon_event() {
-    let beacons: Vec<_> = events("event/beacon.json")
-        .into_iter()
-        .map(|event| variant!(event.kind, EventKind::Beacon).beacon)
-        .collect();
+    let beacons = payloads("event/beacon.json", |kind| {
+        variant!(kind, EventKind::Beacon).beacon
+    });
     let types: Vec<_> = beacons
         .iter()
         .map(|beacon| beacon.beacon_type.clone())
@@ -543,10 +533,9 @@ fn account_link_event() {
 
 #[test]
 fn membership_event() {
-    let memberships: Vec<_> = events("event/membership.json")
-        .into_iter()
-        .map(|event| variant!(event.kind, EventKind::Membership).membership)
-        .collect();
+    let memberships = payloads("event/membership.json", |kind| {
+        variant!(kind, EventKind::Membership).membership
+    });
     let types: Vec<_> = memberships
         .iter()
         .map(|m| m.membership_type.clone())
@@ -564,10 +553,9 @@ fn membership_event() {
 
 #[test]
 fn module_events() {
-    let modules: Vec<_> = events("event/module.json")
-        .into_iter()
-        .map(|event| variant!(event.kind, EventKind::Module).module)
-        .collect();
+    let modules = payloads("event/module.json", |kind| {
+        variant!(kind, EventKind::Module).module
+    });
     let attached = variant!(&modules[0], ModuleContent::Attached);
     assert_eq!(attached.scopes, ["message:send"]);
     let detached = variant!(&modules[1], ModuleContent::Detached);
@@ -622,14 +610,9 @@ fn text_message_with_emoji_mentions_and_quote() {
 
 #[test]
 fn image_messages() {
-    let images: Vec<_> = events("message/image.json")
+    let images: Vec<_> = messages("message/image.json")
         .into_iter()
-        .map(|event| {
-            variant!(
-                variant!(event.kind, EventKind::Message).message,
-                MessageContent::Image
-            )
-        })
+        .map(|message| variant!(message, MessageContent::Image))
         .collect();
     let set = images[1].image_set.as_ref().expect("image set");
     assert_eq!((set.index, set.total), (Some(2), Some(2)));
@@ -704,14 +687,9 @@ fn location_message() {
 
 #[test]
 fn sticker_messages() {
-    let stickers: Vec<_> = events("message/sticker.json")
+    let stickers: Vec<_> = messages("message/sticker.json")
         .into_iter()
-        .map(|event| {
-            variant!(
-                variant!(event.kind, EventKind::Message).message,
-                MessageContent::Sticker
-            )
-        })
+        .map(|message| variant!(message, MessageContent::Sticker))
         .collect();
     assert_eq!(
         stickers[0].sticker_resource_type,
@@ -747,29 +725,37 @@ fn sources_give_chat_keys_and_user_ids() {
     assert_eq!(user.chat_key().as_deref(), Some(USER));
     assert_eq!(user.source.as_ref().and_then(Source::user_id), Some(USER));
 
-    let group = events("source/group.json");
-    let source = variant!(group[0].source.as_ref().expect("source"), Source::Group);
-    assert_eq!(
-        (source.group_id.as_str(), source.user_id.as_deref()),
-        (GROUP, Some(USER))
-    );
-    assert_eq!(
-        group[0].chat_key().as_deref(),
-        Some(GROUP),
-        "the group, not the user, is the chat"
-    );
-    assert_eq!(group[1].chat_key().as_deref(), Some(GROUP));
-    assert_eq!(group[1].source.as_ref().and_then(Source::user_id), None);
-
-    let room = events("source/room.json");
-    let source = variant!(room[0].source.as_ref().expect("source"), Source::Room);
-    assert_eq!(
-        (source.room_id.as_str(), source.user_id.as_deref()),
-        (ROOM, Some(USER))
-    );
-    assert_eq!(room[0].chat_key().as_deref(), Some(ROOM));
-    assert_eq!(room[1].chat_key().as_deref(), Some(ROOM));
-    assert_eq!(room[1].source.as_ref().and_then(Source::user_id), None);
+    // Group and room sources differ only in where the chat ID lives.
+    type ChatOf = fn(&Source) -> (&str, Option<&str>);
+    let chats: [(&str, &str, ChatOf); 2] = [
+        ("source/group.json", GROUP, |source| {
+            let source = variant!(source, Source::Group);
+            (source.group_id.as_str(), source.user_id.as_deref())
+        }),
+        ("source/room.json", ROOM, |source| {
+            let source = variant!(source, Source::Room);
+            (source.room_id.as_str(), source.user_id.as_deref())
+        }),
+    ];
+    for (name, chat, chat_of) in chats {
+        let events = events(name);
+        assert_eq!(
+            chat_of(events[0].source.as_ref().expect("source")),
+            (chat, Some(USER)),
+            "{name}"
+        );
+        assert_eq!(
+            events[0].chat_key().as_deref(),
+            Some(chat),
+            "{name}: the group or room, not the user, is the chat"
+        );
+        assert_eq!(events[1].chat_key().as_deref(), Some(chat), "{name}");
+        assert_eq!(
+            events[1].source.as_ref().and_then(Source::user_id),
+            None,
+            "{name}"
+        );
+    }
 }
 
 // ----- unknown types --------------------------------------------------------------------------

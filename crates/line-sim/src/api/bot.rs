@@ -13,11 +13,7 @@ use crate::sim::LineSim;
 /// `GET /v2/bot/info` → `BotInfoResponse`.
 pub(crate) async fn info(State(sim): State<LineSim>, auth: Auth) -> Result<Json<Value>, ApiError> {
     let st = sim.lock();
-    let ch = st
-        .channels
-        .get(&auth.channel_id)
-        .ok_or_else(ApiError::not_found)?;
-    let spec = &ch.spec;
+    let spec = &auth.channel(&st)?.spec;
     let mut m = Map::new();
     m.insert("userId".into(), json!(spec.bot_user_id));
     m.insert("basicId".into(), json!(spec.basic_id));
@@ -69,40 +65,21 @@ pub(crate) async fn profile(
     Ok(Json(profile))
 }
 
-fn chat_member(
-    sim: &LineSim,
-    channel_id: &str,
-    chat_id: &str,
-    user_id: &str,
-) -> Result<Value, ApiError> {
+/// `GET /v2/bot/group/{groupId}/member/{userId}` → `GroupUserProfileResponse`, and
+/// `GET /v2/bot/room/{roomId}/member/{userId}` → `RoomUserProfileResponse`: one handler, as the
+/// sim keeps groups and rooms in one map and both answers have the same shape.
+pub(crate) async fn chat_member(
+    State(sim): State<LineSim>,
+    auth: Auth,
+    LinePath((chat_id, user_id)): LinePath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let st = sim.lock();
-    let ch = st
-        .channels
-        .get(channel_id)
-        .ok_or_else(ApiError::not_found)?;
-    let is_member = ch.chats.get(chat_id).is_some_and(|m| m.contains(user_id));
+    let ch = auth.channel(&st)?;
+    let is_member = ch.chats.get(&chat_id).is_some_and(|m| m.contains(&user_id));
     let user = ch
         .users
-        .get(user_id)
+        .get(&user_id)
         .filter(|_| is_member)
         .ok_or_else(ApiError::not_found)?;
-    Ok(member_profile(&user.user))
-}
-
-/// `GET /v2/bot/group/{groupId}/member/{userId}` → `GroupUserProfileResponse`.
-pub(crate) async fn group_member(
-    State(sim): State<LineSim>,
-    auth: Auth,
-    LinePath((group_id, user_id)): LinePath<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    chat_member(&sim, &auth.channel_id, &group_id, &user_id).map(Json)
-}
-
-/// `GET /v2/bot/room/{roomId}/member/{userId}` → `RoomUserProfileResponse`.
-pub(crate) async fn room_member(
-    State(sim): State<LineSim>,
-    auth: Auth,
-    LinePath((room_id, user_id)): LinePath<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    chat_member(&sim, &auth.channel_id, &room_id, &user_id).map(Json)
+    Ok(Json(member_profile(&user.user)))
 }

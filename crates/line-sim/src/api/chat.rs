@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Auth, RawBody, json_object};
+use super::{Auth, JsonObject};
 use crate::error::{ApiError, Detail};
 use crate::sim::LineSim;
 
@@ -19,9 +19,8 @@ const DEFAULT_LOADING_SECONDS: u32 = 20;
 pub(crate) async fn loading_start(
     State(sim): State<LineSim>,
     auth: Auth,
-    RawBody(body): RawBody,
+    JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let body = json_object(&body)?;
     let mut details = Vec::new();
     let chat_id = match body.get("chatId") {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -74,9 +73,8 @@ pub(crate) async fn loading_start(
 pub(crate) async fn mark_as_read(
     State(sim): State<LineSim>,
     auth: Auth,
-    RawBody(body): RawBody,
+    JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let body = json_object(&body)?;
     let token = match body.get("markAsReadToken") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::send::random_fault;
+use super::send::{injected_latency, random_fault};
 use super::{Auth, LinePath};
 use crate::error::ApiError;
 use crate::sim::LineSim;
@@ -15,10 +15,7 @@ use crate::state::{Content, State as SimState};
 
 /// Latency and random faults, as on the send APIs.
 async fn faults(sim: &LineSim) -> Result<(), ApiError> {
-    let latency = sim.lock().faults.latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    injected_latency(sim).await;
     match random_fault(&sim.lock()) {
         Some(status) => Err(ApiError::injected(status)),
         None => Ok(()),
@@ -49,20 +46,45 @@ fn blob(content_type: &str, bytes: Vec<u8>) -> Response {
     resp
 }
 
+/// Which bytes a download asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rendition {
+    Original,
+    Preview,
+}
+
+/// `content` and `preview`: the same faults, lookup and 202-while-preparing, except that only
+/// images and videos have a preview, and only fetching the original counts a 202 down.
+async fn download(
+    sim: &LineSim,
+    auth: &Auth,
+    message_id: &str,
+    rendition: Rendition,
+) -> Result<Response, ApiError> {
+    faults(sim).await?;
+    let mut st = sim.lock();
+    let c = lookup(&mut st, &auth.channel_id, message_id)?;
+    if rendition == Rendition::Preview
+        && !(c.content_type.starts_with("image/") || c.content_type.starts_with("video/"))
+    {
+        return Err(ApiError::not_found());
+    }
+    if c.preparing > 0 {
+        if rendition == Rendition::Original {
+            c.preparing -= 1;
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    Ok(blob(&c.content_type, c.bytes.clone()))
+}
+
 /// `GET /v2/bot/message/{messageId}/content`.
 pub(crate) async fn content(
     State(sim): State<LineSim>,
     auth: Auth,
     LinePath(message_id): LinePath<String>,
 ) -> Result<Response, ApiError> {
-    faults(&sim).await?;
-    let mut st = sim.lock();
-    let c = lookup(&mut st, &auth.channel_id, &message_id)?;
-    if c.preparing > 0 {
-        c.preparing -= 1;
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    Ok(blob(&c.content_type, c.bytes.clone()))
+    download(&sim, &auth, &message_id, Rendition::Original).await
 }
 
 /// `GET /v2/bot/message/{messageId}/content/preview`: images and videos only (the sim serves
@@ -72,16 +94,7 @@ pub(crate) async fn preview(
     auth: Auth,
     LinePath(message_id): LinePath<String>,
 ) -> Result<Response, ApiError> {
-    faults(&sim).await?;
-    let mut st = sim.lock();
-    let c = lookup(&mut st, &auth.channel_id, &message_id)?;
-    if !(c.content_type.starts_with("image/") || c.content_type.starts_with("video/")) {
-        return Err(ApiError::not_found());
-    }
-    if c.preparing > 0 {
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    Ok(blob(&c.content_type, c.bytes.clone()))
+    download(&sim, &auth, &message_id, Rendition::Preview).await
 }
 
 /// `GET /v2/bot/message/{messageId}/content/transcoding` → `{"status": "processing" | "succeeded"}`.

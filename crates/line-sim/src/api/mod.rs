@@ -30,6 +30,7 @@ use crate::error::{AUTH_FAILED, AUTH_REQUIRED, ApiError, Detail};
 use crate::ids;
 use crate::model::RecordedRequest;
 use crate::sim::LineSim;
+use crate::state::{Channel, State as SimState};
 
 /// Response header carrying the request ID on every answer.
 pub(crate) const REQUEST_ID_HEADER: &str = "x-line-request-id";
@@ -46,11 +47,11 @@ pub(crate) fn router(sim: LineSim) -> Router {
         .route("/v2/bot/profile/{user_id}", get(bot::profile))
         .route(
             "/v2/bot/group/{group_id}/member/{user_id}",
-            get(bot::group_member),
+            get(bot::chat_member),
         )
         .route(
             "/v2/bot/room/{room_id}/member/{user_id}",
-            get(bot::room_member),
+            get(bot::chat_member),
         )
         .route("/v2/bot/message/reply", post(send::reply))
         .route("/v2/bot/message/push", post(send::push))
@@ -151,6 +152,26 @@ pub(crate) struct Auth {
     pub channel_id: String,
 }
 
+impl Auth {
+    /// The authenticated channel in `st`. The token was valid when the request arrived, but the
+    /// state lock was let go since, so a missing channel still answers LINE's 404.
+    pub(crate) fn channel<'s>(&self, st: &'s SimState) -> Result<&'s Channel, ApiError> {
+        st.channels
+            .get(&self.channel_id)
+            .ok_or_else(ApiError::not_found)
+    }
+
+    /// [`Auth::channel`], to change.
+    pub(crate) fn channel_mut<'s>(
+        &self,
+        st: &'s mut SimState,
+    ) -> Result<&'s mut Channel, ApiError> {
+        st.channels
+            .get_mut(&self.channel_id)
+            .ok_or_else(ApiError::not_found)
+    }
+}
+
 impl FromRequestParts<LineSim> for Auth {
     type Rejection = ApiError;
 
@@ -189,6 +210,20 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             .await
             .map(RawBody)
             .map_err(|e| ApiError::message(e.status(), e.body_text()))
+    }
+}
+
+/// A request body that must be a JSON object (see [`json_object`]). Reply and push read
+/// [`RawBody`] instead, as they record a request before looking at its JSON, and so does the
+/// webhook test, whose body may be empty.
+pub(crate) struct JsonObject(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let RawBody(body) = RawBody::from_request(req, state).await?;
+        json_object(&body).map(JsonObject)
     }
 }
 

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{Form, FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -14,30 +13,44 @@ use crate::error::ApiError;
 use crate::sim::LineSim;
 use crate::state::TOKEN_LIFETIME_SECS;
 
-type FormBody = Result<Form<HashMap<String, String>>, FormRejection>;
-
 const MISSING: &str = "some parameters missed or invalid";
 
-fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    form.get(name).map(String::as_str).filter(|v| !v.is_empty())
+/// LINE's answer to a missing or unreadable parameter, whichever it is.
+fn missing() -> ApiError {
+    ApiError::oauth("invalid_request", MISSING)
+}
+
+/// The fields of an OAuth call's form body; a body that is not a form answers [`missing`].
+pub(crate) struct OAuthForm(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Form::from_request(req, state)
+            .await
+            .map(|Form(fields)| OAuthForm(fields))
+            .map_err(|_| missing())
+    }
+}
+
+/// A non-empty form field, or [`missing`].
+fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+    form.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(missing)
 }
 
 /// `POST /v2/oauth/accessToken` (form: `grant_type=client_credentials`, `client_id`,
 /// `client_secret`).
 pub(crate) async fn issue(
     State(sim): State<LineSim>,
-    form: FormBody,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, ApiError> {
-    let Ok(Form(form)) = form else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
-    let (Some(grant), Some(client_id), Some(secret)) = (
-        field(&form, "grant_type"),
-        field(&form, "client_id"),
-        field(&form, "client_secret"),
-    ) else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
+    let grant = field(&form, "grant_type")?;
+    let client_id = field(&form, "client_id")?;
+    let secret = field(&form, "client_secret")?;
     if grant != "client_credentials" {
         return Err(ApiError::oauth(
             "unsupported_grant_type",
@@ -67,14 +80,9 @@ pub(crate) async fn issue(
 /// `POST /v2/oauth/verify` (form: `access_token`).
 pub(crate) async fn verify(
     State(sim): State<LineSim>,
-    form: FormBody,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, ApiError> {
-    let Ok(Form(form)) = form else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
-    let Some(token) = field(&form, "access_token") else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
+    let token = field(&form, "access_token")?;
     let now = clock::now_ms();
     let st = sim.lock();
     let valid = st.channel_for_token(token, now);
@@ -95,14 +103,9 @@ pub(crate) async fn verify(
 /// `POST /v2/oauth/revoke` (form: `access_token`). Revoking an unknown token is not an error.
 pub(crate) async fn revoke(
     State(sim): State<LineSim>,
-    form: FormBody,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, ApiError> {
-    let Ok(Form(form)) = form else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
-    let Some(token) = field(&form, "access_token") else {
-        return Err(ApiError::oauth("invalid_request", MISSING));
-    };
+    let token = field(&form, "access_token")?;
     sim.lock().revoke_token(token);
     Ok(().into_response())
 }

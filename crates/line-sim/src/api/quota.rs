@@ -12,10 +12,7 @@ use crate::sim::LineSim;
 /// `MessageQuotaResponse`: `{"type": "limited", "value": N}` or `{"type": "none"}`.
 pub(crate) async fn quota(State(sim): State<LineSim>, auth: Auth) -> Result<Json<Value>, ApiError> {
     let st = sim.lock();
-    let ch = st
-        .channels
-        .get(&auth.channel_id)
-        .ok_or_else(ApiError::not_found)?;
+    let ch = auth.channel(&st)?;
     Ok(Json(match ch.quota {
         Some(n) => json!({ "type": "limited", "value": n }),
         None => json!({ "type": "none" }),
@@ -28,11 +25,6 @@ pub(crate) async fn consumption(
     auth: Auth,
 ) -> Result<Json<Value>, ApiError> {
     let st = sim.lock();
-    let ch = st
-        .channels
-        .get(&auth.channel_id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(
-        json!({ "totalUsage": ch.usage_this_month(clock::now_ms()) }),
-    ))
+    let used = auth.channel(&st)?.usage_this_month(clock::now_ms());
+    Ok(Json(json!({ "totalUsage": used })))
 }

@@ -68,10 +68,7 @@ async fn handle(
     retry_key: Option<String>,
     body: &[u8],
 ) -> Response {
-    let latency = sim.lock().faults.latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    injected_latency(&sim).await;
     let mut rec = SentRecord {
         api,
         channel_id,
@@ -285,6 +282,14 @@ fn decide(
         return Err(ApiError::injected(status));
     }
     Ok(json!({ "sentMessages": sent_messages }))
+}
+
+/// Waits out the injected latency, if any (the state lock is not held meanwhile).
+pub(crate) async fn injected_latency(sim: &LineSim) {
+    let latency = sim.lock().faults.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
 }
 
 /// Rolls the random 429/500 faults.

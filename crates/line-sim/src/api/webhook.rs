@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Auth, RawBody, json_object};
+use super::{Auth, JsonObject, RawBody, json_object};
 use crate::error::{ApiError, Detail};
 use crate::sim::LineSim;
 use crate::validate::{is_acceptable_url, utf16_len};
@@ -43,10 +43,7 @@ pub(crate) async fn get_endpoint(
     auth: Auth,
 ) -> Result<Json<Value>, ApiError> {
     let st = sim.lock();
-    let ch = st
-        .channels
-        .get(&auth.channel_id)
-        .ok_or_else(ApiError::not_found)?;
+    let ch = auth.channel(&st)?;
     Ok(Json(match &ch.webhook_url {
         Some(url) => json!({ "endpoint": url, "active": ch.webhook_active }),
         None => json!({ "endpoint": "", "active": false }),
@@ -57,16 +54,10 @@ pub(crate) async fn get_endpoint(
 pub(crate) async fn put_endpoint(
     State(sim): State<LineSim>,
     auth: Auth,
-    RawBody(body): RawBody,
+    JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let body = json_object(&body)?;
     let endpoint = endpoint_of(&body, true)?;
-    let mut st = sim.lock();
-    let ch = st
-        .channels
-        .get_mut(&auth.channel_id)
-        .ok_or_else(ApiError::not_found)?;
-    ch.webhook_url = endpoint;
+    auth.channel_mut(&mut sim.lock())?.webhook_url = endpoint;
     Ok(Json(json!({})).into_response())
 }
 
@@ -84,10 +75,7 @@ pub(crate) async fn test(
     };
     let (url, secret, bot_user_id, timeout) = {
         let st = sim.lock();
-        let ch = st
-            .channels
-            .get(&auth.channel_id)
-            .ok_or_else(ApiError::not_found)?;
+        let ch = auth.channel(&st)?;
         let url = requested
             .or_else(|| ch.webhook_url.clone())
             .filter(|u| !u.is_empty())

@@ -8,8 +8,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use line_sim::{ChannelSpec, EventKind, LineSim, SimUser, Source};
-use serde_json::Value;
+use line_sim::{ChannelSpec, Delivery, EventKind, LineSim, SimError, SimUser, Source};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 pub const CH: &str = "1657000001";
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -43,6 +44,13 @@ pub async fn env() -> Env {
     }
 }
 
+/// [`env`] and a channel access token for [`CH`], for tests that call the API right away.
+pub async fn authed_env() -> (Env, String) {
+    let env = env().await;
+    let token = env.token().await;
+    (env, token)
+}
+
 pub struct Answer {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -56,6 +64,11 @@ impl Answer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     }
+}
+
+/// Sends `req` and reads the answer.
+pub async fn send(req: reqwest::RequestBuilder) -> Answer {
+    answer(req.send().await.expect("send")).await
 }
 
 async fn answer(resp: reqwest::Response) -> Answer {
@@ -79,19 +92,21 @@ impl Env {
         format!("{}{}", self.base, path)
     }
 
+    /// A form `POST` without authentication, as the OAuth endpoints take.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        send(self.http.post(self.url(path)).form(form)).await
+    }
+
     pub async fn issue_token_for(&self, id: &str, secret: &str) -> Answer {
-        let resp = self
-            .http
-            .post(self.url("/v2/oauth/accessToken"))
-            .form(&[
+        self.post_form(
+            "/v2/oauth/accessToken",
+            &[
                 ("grant_type", "client_credentials"),
                 ("client_id", id),
                 ("client_secret", secret),
-            ])
-            .send()
-            .await
-            .expect("send");
-        answer(resp).await
+            ],
+        )
+        .await
     }
 
     pub async fn token(&self) -> String {
@@ -104,14 +119,7 @@ impl Env {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Answer {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send");
-        answer(resp).await
+        answer(self.get_raw(token, path).await).await
     }
 
     pub async fn get_raw(&self, token: &str, path: &str) -> reqwest::Response {
@@ -138,32 +146,68 @@ impl Env {
         if let Some(k) = retry_key {
             req = req.header("X-Line-Retry-Key", k);
         }
-        answer(req.send().await.expect("send")).await
+        send(req).await
     }
 
     pub async fn put(&self, token: &str, path: &str, body: &Value) -> Answer {
-        let resp = self
-            .http
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
+        send(self.http.put(self.url(path)).bearer_auth(token).json(body)).await
+    }
+
+    /// `POST /v2/bot/message/reply` of `messages` with `reply_token` (any JSON value, so tests
+    /// can pass one straight out of an event).
+    pub async fn reply(
+        &self,
+        token: &str,
+        reply_token: impl Serialize,
+        messages: &[Value],
+    ) -> Answer {
+        let body = json!({ "replyToken": reply_token, "messages": messages });
+        self.post(token, "/v2/bot/message/reply", &body).await
+    }
+
+    /// `POST /v2/bot/message/push` of `messages` to `to`, without a retry key.
+    pub async fn push(&self, token: &str, to: &str, messages: &[Value]) -> Answer {
+        self.push_with(token, to, messages, None).await
+    }
+
+    /// [`Env::push`] with an optional `X-Line-Retry-Key`.
+    pub async fn push_with(
+        &self,
+        token: &str,
+        to: &str,
+        messages: &[Value],
+        retry_key: Option<&str>,
+    ) -> Answer {
+        let body = json!({ "to": to, "messages": messages });
+        self.post_with(token, "/v2/bot/message/push", &body, retry_key)
             .await
-            .expect("send");
-        answer(resp).await
+    }
+
+    /// Builds an event in [`CH`] from [`USER`] in their one-to-one chat.
+    pub fn user_event(&self, kind: EventKind) -> Value {
+        self.sim.event(CH, Source::User(USER.into()), kind)
+    }
+
+    /// Builds and delivers a text event from [`USER`] in `channel_id`.
+    pub async fn user_says(&self, channel_id: &str, text: &str) -> Result<Delivery, SimError> {
+        self.sim
+            .send(
+                channel_id,
+                Source::User(USER.into()),
+                EventKind::Text(text.into()),
+            )
+            .await
     }
 
     /// A text event from [`USER`]; returns its reply token.
     pub fn reply_token(&self) -> String {
-        let ev = self
-            .sim
-            .event(CH, Source::User(USER.into()), EventKind::Text("hi".into()));
+        let ev = self.user_event(EventKind::Text("hi".into()));
         ev["replyToken"].as_str().expect("replyToken").to_owned()
     }
 }
 
 pub fn text(t: &str) -> Value {
-    serde_json::json!({ "type": "text", "text": t })
+    json!({ "type": "text", "text": t })
 }
 
 /// One webhook request as the receiver saw it.

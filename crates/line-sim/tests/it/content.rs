@@ -1,22 +1,17 @@
 //! The content endpoint (api-data host).
 
-use line_sim::{EventKind, Source};
+use line_sim::EventKind;
 
-use crate::common::{CH, USER, env};
+use crate::common::authed_env;
 
 #[tokio::test]
 async fn content_prepares_then_serves() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
-    let ev = env.sim.event(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Image {
-            content_type: "image/jpeg".into(),
-            bytes: bytes.clone(),
-        },
-    );
+    let ev = env.user_event(EventKind::Image {
+        content_type: "image/jpeg".into(),
+        bytes: bytes.clone(),
+    });
     assert_eq!(ev["message"]["contentProvider"]["type"], "line");
     let id = ev["message"]["id"].as_str().expect("id").to_owned();
     env.sim.content_preparing(&id, 2);
@@ -43,20 +38,15 @@ async fn content_prepares_then_serves() {
 
 #[tokio::test]
 async fn unknown_and_unsent_content() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let a = env.get(&token, "/v2/bot/message/123/content").await;
     assert_eq!(a.status, 404);
     assert_eq!(a.body, serde_json::json!({"message": "Not found"}));
 
-    let ev = env.sim.event(
-        CH,
-        Source::User(USER.into()),
-        EventKind::File {
-            name: "a.pdf".into(),
-            bytes: b"%PDF".to_vec(),
-        },
-    );
+    let ev = env.user_event(EventKind::File {
+        name: "a.pdf".into(),
+        bytes: b"%PDF".to_vec(),
+    });
     assert_eq!(ev["message"]["fileSize"], 4);
     let id = ev["message"]["id"].as_str().expect("id").to_owned();
     let r = env
@@ -65,13 +55,9 @@ async fn unknown_and_unsent_content() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), b"%PDF");
 
-    env.sim.event(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Unsend {
-            message_id: id.clone(),
-        },
-    );
+    env.user_event(EventKind::Unsend {
+        message_id: id.clone(),
+    });
     let a = env
         .get(&token, &format!("/v2/bot/message/{id}/content"))
         .await;
@@ -80,8 +66,7 @@ async fn unknown_and_unsent_content() {
 
 #[tokio::test]
 async fn set_content_serves_any_channel() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     env.sim.set_content("777", "audio/m4a", vec![9, 9]);
     let r = env.get_raw(&token, "/v2/bot/message/777/content").await;
     assert_eq!(r.status(), 200);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{client, receiver};
+use crate::common::{client, receiver, send};
 
 #[tokio::test]
 async fn control_api_sets_up_and_sends() {
@@ -12,74 +12,60 @@ async fn control_api_sets_up_and_sends() {
     let http = client();
     let rx = receiver(200).await;
 
-    let resp = http
-        .post(format!("{base}/sim/channels"))
-        .json(&json!({"channel_id": "3000000003", "secret": "sek"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 201);
-    let spec: Value = resp.json().await.expect("json");
+    let a = send(
+        http.post(format!("{base}/sim/channels"))
+            .json(&json!({"channel_id": "3000000003", "secret": "sek"})),
+    )
+    .await;
+    assert_eq!(a.status, 201);
+    let spec = a.body;
     assert_eq!(spec["chat_mode"], "chat");
     assert!(spec["bot_user_id"].as_str().is_some_and(|s| s.len() == 33));
 
-    let resp = http
-        .put(format!("{base}/sim/channels/3000000003/webhook"))
-        .json(&json!({"endpoint": rx.url()}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
+    let a = send(
+        http.put(format!("{base}/sim/channels/3000000003/webhook"))
+            .json(&json!({"endpoint": rx.url()})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
 
-    let resp = http
-        .post(format!("{base}/sim/channels/3000000003/users"))
-        .json(&json!({"user_id": "Ualice", "display_name": "Alice"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
+    let a = send(
+        http.post(format!("{base}/sim/channels/3000000003/users"))
+            .json(&json!({"user_id": "Ualice", "display_name": "Alice"})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
 
-    let resp = http
-        .post(format!("{base}/sim/channels/3000000003/users/Ualice/text"))
-        .json(&json!({"text": "hi desk"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
-    let d: Value = resp.json().await.expect("json");
+    let a = send(
+        http.post(format!("{base}/sim/channels/3000000003/users/Ualice/text"))
+            .json(&json!({"text": "hi desk"})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let d = a.body;
     assert_eq!(d["status"], 200);
     let got = rx.received();
     assert_eq!(got.len(), 1);
     let body: Value = serde_json::from_slice(&got[0].body).expect("json");
     assert_eq!(body["events"][0]["message"]["text"], "hi desk");
 
-    let resp = http
-        .post(format!("{base}/sim/channels/nope/users"))
-        .json(&json!({"user_id": "U", "display_name": "x"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 404);
+    let a = send(
+        http.post(format!("{base}/sim/channels/nope/users"))
+            .json(&json!({"user_id": "U", "display_name": "x"})),
+    )
+    .await;
+    assert_eq!(a.status, 404);
 
-    let resp = http
-        .post(format!("{base}/sim/channels"))
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.expect("json");
-    assert!(err["message"].is_string());
+    let a = send(
+        http.post(format!("{base}/sim/channels"))
+            .header("content-type", "application/json")
+            .body("{"),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(a.body["message"].is_string());
 
-    let sent: Value = http
-        .get(format!("{base}/sim/sent"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let sent = send(http.get(format!("{base}/sim/sent"))).await.body;
     assert_eq!(sent, json!([]));
     // Control calls are not in the LINE request log.
     assert!(sim.requests().is_empty());

@@ -3,12 +3,11 @@
 use line_sim::{ChatMode, EventKind, SimUser, Source};
 use serde_json::json;
 
-use crate::common::{CH, USER, env};
+use crate::common::{CH, USER, authed_env};
 
 #[tokio::test]
 async fn bot_info_follows_chat_mode() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let spec = env.sim.channel(CH).expect("channel");
     let a = env.get(&token, "/v2/bot/info").await;
     assert_eq!(
@@ -30,8 +29,7 @@ async fn bot_info_follows_chat_mode() {
 
 #[tokio::test]
 async fn profiles() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let mut hanako = SimUser::new("Uhanako", "Hanako");
     hanako.picture_url = Some("https://example.com/h.png".into());
     hanako.status_message = Some("Hello, LINE!".into());
@@ -82,35 +80,17 @@ async fn profiles() {
 
 #[tokio::test]
 async fn loading_animation() {
-    let env = env().await;
-    let token = env.token().await;
-    let a = env
-        .post(
-            &token,
-            "/v2/bot/chat/loading/start",
-            &json!({"chatId": USER, "loadingSeconds": 10}),
-        )
-        .await;
+    let (env, token) = authed_env().await;
+    let start = async |body| env.post(&token, "/v2/bot/chat/loading/start", &body).await;
+    let a = start(json!({"chatId": USER, "loadingSeconds": 10})).await;
     assert_eq!(a.status, 202);
     assert_eq!(a.body, json!({}));
     for bad in [7, 0, 65] {
-        let a = env
-            .post(
-                &token,
-                "/v2/bot/chat/loading/start",
-                &json!({"chatId": USER, "loadingSeconds": bad}),
-            )
-            .await;
+        let a = start(json!({"chatId": USER, "loadingSeconds": bad})).await;
         assert_eq!(a.status, 400);
         assert_eq!(a.body["details"][0]["property"], "loadingSeconds");
     }
-    let a = env
-        .post(
-            &token,
-            "/v2/bot/chat/loading/start",
-            &json!({"loadingSeconds": 5}),
-        )
-        .await;
+    let a = start(json!({"loadingSeconds": 5})).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.body["details"][0]["property"], "chatId");
     assert_eq!(env.sim.loading_starts(), vec![(USER.to_owned(), 10)]);
@@ -118,37 +98,23 @@ async fn loading_animation() {
 
 #[tokio::test]
 async fn mark_as_read() {
-    let env = env().await;
-    let token = env.token().await;
-    let ev = env.sim.event(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Text("read me".into()),
-    );
+    let (env, token) = authed_env().await;
+    let ev = env.user_event(EventKind::Text("read me".into()));
     let mark = ev["message"]["markAsReadToken"].as_str().expect("token");
-    let a = env
-        .post(
-            &token,
-            "/v2/bot/chat/markAsRead",
-            &json!({"markAsReadToken": mark}),
-        )
-        .await;
+    let mark_as_read = async |read_token: &str| {
+        let body = json!({ "markAsReadToken": read_token });
+        env.post(&token, "/v2/bot/chat/markAsRead", &body).await
+    };
+    let a = mark_as_read(mark).await;
     assert_eq!(a.status, 200);
-    let a = env
-        .post(
-            &token,
-            "/v2/bot/chat/markAsRead",
-            &json!({"markAsReadToken": "bogus"}),
-        )
-        .await;
+    let a = mark_as_read("bogus").await;
     assert_eq!(a.status, 400);
     assert_eq!(env.sim.read_marks(), vec![mark.to_owned()]);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let a = env.get(&token, "/v2/bot/nothing/here").await;
     assert_eq!(a.status, 404);
     assert_eq!(a.body, json!({"message": "Not found"}));

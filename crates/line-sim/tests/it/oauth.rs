@@ -1,6 +1,6 @@
 //! Channel access tokens and bearer authentication.
 
-use crate::common::{CH, SECRET, env};
+use crate::common::{CH, SECRET, env, send};
 
 #[tokio::test]
 async fn issues_a_short_lived_token() {
@@ -35,27 +35,22 @@ async fn unknown_client_id_and_wrong_secret_are_told_apart() {
 #[tokio::test]
 async fn missing_parameters_are_invalid_request() {
     let env = env().await;
-    let resp = env
-        .http
-        .post(env.url("/v2/oauth/accessToken"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", CH)])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_request");
-
-    let resp = env
-        .http
-        .post(env.url("/v2/oauth/accessToken"))
-        .json(&serde_json::json!({"client_id": CH}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_request");
+    let no_secret = env
+        .post_form(
+            "/v2/oauth/accessToken",
+            &[("grant_type", "client_credentials"), ("client_id", CH)],
+        )
+        .await;
+    let not_a_form = send(
+        env.http
+            .post(env.url("/v2/oauth/accessToken"))
+            .json(&serde_json::json!({"client_id": CH})),
+    )
+    .await;
+    for a in [no_secret, not_a_form] {
+        assert_eq!(a.status, 400);
+        assert_eq!(a.body["error"], "invalid_request");
+    }
 }
 
 #[tokio::test]
@@ -80,17 +75,11 @@ async fn the_31st_token_revokes_the_first() {
 #[tokio::test]
 async fn bearer_auth_is_required() {
     let env = env().await;
-    let resp = env
-        .http
-        .get(env.url("/v2/bot/info"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 401);
-    assert!(resp.headers().contains_key("x-line-request-id"));
-    let body: serde_json::Value = resp.json().await.expect("json");
+    let a = send(env.http.get(env.url("/v2/bot/info"))).await;
+    assert_eq!(a.status, 401);
+    assert!(a.headers.contains_key("x-line-request-id"));
     assert!(
-        body["message"]
+        a.body["message"]
             .as_str()
             .expect("message")
             .starts_with("Authorization header required")
@@ -109,25 +98,13 @@ async fn bearer_auth_is_required() {
 async fn verify_and_revoke() {
     let env = env().await;
     let token = env.token().await;
-    let resp = env
-        .http
-        .post(env.url("/v2/oauth/verify"))
-        .form(&[("access_token", token.as_str())])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
-    let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["client_id"], CH);
-    assert!(body["expires_in"].as_i64().expect("expires_in") > 2_591_000);
+    let form = [("access_token", token.as_str())];
+    let a = env.post_form("/v2/oauth/verify", &form).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["client_id"], CH);
+    assert!(a.body["expires_in"].as_i64().expect("expires_in") > 2_591_000);
 
-    let resp = env
-        .http
-        .post(env.url("/v2/oauth/revoke"))
-        .form(&[("access_token", token.as_str())])
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
+    let a = env.post_form("/v2/oauth/revoke", &form).await;
+    assert_eq!(a.status, 200);
     assert_eq!(env.get(&token, "/v2/bot/info").await.status, 401);
 }

@@ -5,17 +5,19 @@ use std::time::Duration;
 use line_sim::{ChannelSpec, EventKind, SendApi, Source};
 use serde_json::{Value, json};
 
-use crate::common::{CH, USER, env, text};
+use crate::common::{CH, USER, authed_env, env, send, text};
 
 const REPLY: &str = "/v2/bot/message/reply";
 
 #[tokio::test]
 async fn reply_token_is_single_use() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let rt = env.reply_token();
-    let body = json!({ "replyToken": rt, "messages": [text("hello"), {"type": "sticker", "packageId": "446", "stickerId": "1988"}] });
-    let a = env.post(&token, REPLY, &body).await;
+    let messages = [
+        text("hello"),
+        json!({"type": "sticker", "packageId": "446", "stickerId": "1988"}),
+    ];
+    let a = env.reply(&token, &rt, &messages).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let sent = a.body["sentMessages"].as_array().expect("sentMessages");
     assert_eq!(sent.len(), 2);
@@ -29,7 +31,7 @@ async fn reply_token_is_single_use() {
     }
     assert!(a.header("x-line-request-id").is_some());
 
-    let again = env.post(&token, REPLY, &body).await;
+    let again = env.reply(&token, &rt, &messages).await;
     assert_eq!(again.status, 400);
     assert_eq!(again.body, json!({"message": "Invalid reply token"}));
 
@@ -48,14 +50,17 @@ async fn reply_token_is_single_use() {
 
 #[tokio::test]
 async fn reply_token_expires_after_60_seconds() {
-    let env = env().await;
-    let token = env.token().await;
-    let old = env.sim.event_at(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Text("old".into()),
-        Duration::from_secs(61),
-    );
+    let (env, token) = authed_env().await;
+    // A text event from the same user as `Env::user_event`, `age` ago.
+    let aged = |text: &str, age| {
+        env.sim.event_at(
+            CH,
+            Source::User(USER.into()),
+            EventKind::Text(text.into()),
+            age,
+        )
+    };
+    let old = aged("old", Duration::from_secs(61));
     let now_ms = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -68,28 +73,13 @@ async fn reply_token_expires_after_60_seconds() {
         (now_ms - ts - 61_000).abs() < 5_000,
         "timestamp is 61 s ago"
     );
-    let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": old["replyToken"], "messages": [text("late")]}),
-        )
-        .await;
+    let a = env.reply(&token, &old["replyToken"], &[text("late")]).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.body["message"], "Invalid reply token");
 
-    let recent = env.sim.event_at(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Text("recent".into()),
-        Duration::from_secs(50),
-    );
+    let recent = aged("recent", Duration::from_secs(50));
     let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": recent["replyToken"], "messages": [text("in time")]}),
-        )
+        .reply(&token, &recent["replyToken"], &[text("in time")])
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
@@ -105,24 +95,12 @@ async fn reply_token_belongs_to_its_channel() {
         .expect("token")
         .to_owned();
     let rt = env.reply_token();
-    let a = env
-        .post(
-            &other,
-            REPLY,
-            &json!({"replyToken": rt, "messages": [text("x")]}),
-        )
-        .await;
+    let a = env.reply(&other, &rt, &[text("x")]).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.body["message"], "Invalid reply token");
     // Still usable by its own channel.
     let token = env.token().await;
-    let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": rt, "messages": [text("x")]}),
-        )
-        .await;
+    let a = env.reply(&token, &rt, &[text("x")]).await;
     assert_eq!(a.status, 200);
 }
 
@@ -142,20 +120,16 @@ fn details(body: &Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn invalid_messages_name_their_properties() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let rt = env.reply_token();
-    let body = json!({
-        "replyToken": rt,
-        "messages": [
-            {"type": "text", "text": ""},
-            {"type": "sticker", "packageId": "446"},
-            {"type": "image", "originalContentUrl": "http://example.com/a.jpg", "previewImageUrl": "https://example.com/p.jpg"},
-            {"type": "audio", "originalContentUrl": "https://example.com/a.m4a"},
-            {"type": "hologram"},
-        ]
-    });
-    let a = env.post(&token, REPLY, &body).await;
+    let messages = [
+        json!({"type": "text", "text": ""}),
+        json!({"type": "sticker", "packageId": "446"}),
+        json!({"type": "image", "originalContentUrl": "http://example.com/a.jpg", "previewImageUrl": "https://example.com/p.jpg"}),
+        json!({"type": "audio", "originalContentUrl": "https://example.com/a.m4a"}),
+        json!({"type": "hologram"}),
+    ];
+    let a = env.reply(&token, &rt, &messages).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.body["message"], "The request body has 5 error(s)");
     let d = details(&a.body);
@@ -172,54 +146,33 @@ async fn invalid_messages_name_their_properties() {
     assert_eq!(d[4].1, "messages[4].type");
 
     // A rejected body does not use up the reply token.
-    let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": rt, "messages": [text("fine")]}),
-        )
-        .await;
+    let a = env.reply(&token, &rt, &[text("fine")]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
 
 #[tokio::test]
 async fn image_urls_may_be_local_http() {
-    let env = env().await;
-    let token = env.token().await;
-    let rt = env.reply_token();
-    let body = json!({"replyToken": rt, "messages": [{
+    let (env, token) = authed_env().await;
+    let image = json!({
         "type": "image",
         "originalContentUrl": "http://127.0.0.1:9/a.jpg",
         "previewImageUrl": "http://localhost:9/p.jpg",
-    }]});
-    let a = env.post(&token, REPLY, &body).await;
+    });
+    let a = env.reply(&token, env.reply_token(), &[image]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
 
 #[tokio::test]
 async fn text_limit_is_5000_utf16_units() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     // "𠮷" is a single character but two UTF-16 code units.
     let exact = format!("{}{}", "𠮷".repeat(2_499), "ab");
     assert_eq!(exact.encode_utf16().count(), 5_000);
-    let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": env.reply_token(), "messages": [text(&exact)]}),
-        )
-        .await;
+    let a = env.reply(&token, env.reply_token(), &[text(&exact)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     let over = format!("{exact}c");
-    let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": env.reply_token(), "messages": [text(&over)]}),
-        )
-        .await;
+    let a = env.reply(&token, env.reply_token(), &[text(&over)]).await;
     assert_eq!(a.status, 400);
     assert_eq!(
         details(&a.body),
@@ -232,17 +185,10 @@ async fn text_limit_is_5000_utf16_units() {
 
 #[tokio::test]
 async fn one_to_five_messages() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     for n in [0usize, 6] {
         let msgs: Vec<Value> = (0..n).map(|_| text("x")).collect();
-        let a = env
-            .post(
-                &token,
-                REPLY,
-                &json!({"replyToken": env.reply_token(), "messages": msgs}),
-            )
-            .await;
+        let a = env.reply(&token, env.reply_token(), &msgs).await;
         assert_eq!(a.status, 400);
         assert_eq!(
             details(&a.body),
@@ -261,45 +207,37 @@ async fn one_to_five_messages() {
 
 #[tokio::test]
 async fn malformed_json_is_a_line_error() {
-    let env = env().await;
-    let token = env.token().await;
-    let resp = env
-        .http
-        .post(env.url(REPLY))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.expect("json body");
-    assert!(body["message"].is_string());
+    let (env, token) = authed_env().await;
+    let a = send(
+        env.http
+            .post(env.url(REPLY))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(a.body["message"].is_string());
 }
 
 #[tokio::test]
 async fn quote_tokens_from_events_are_accepted() {
-    let env = env().await;
-    let token = env.token().await;
-    let ev = env.sim.event(
-        CH,
-        Source::User(USER.into()),
-        EventKind::Text("quote me".into()),
-    );
+    let (env, token) = authed_env().await;
+    let ev = env.user_event(EventKind::Text("quote me".into()));
     let qt = ev["message"]["quoteToken"].as_str().expect("quoteToken");
-    let body = json!({"replyToken": ev["replyToken"], "messages": [{"type": "text", "text": "quoted", "quoteToken": qt}]});
-    let a = env.post(&token, REPLY, &body).await;
+    let quoting = |qt: &str| json!({"type": "text", "text": "quoted", "quoteToken": qt});
+    let a = env.reply(&token, &ev["replyToken"], &[quoting(qt)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let body = json!({"replyToken": env.reply_token(), "messages": [{"type": "text", "text": "quoted", "quoteToken": "bogus"}]});
-    let a = env.post(&token, REPLY, &body).await;
+    let a = env
+        .reply(&token, env.reply_token(), &[quoting("bogus")])
+        .await;
     assert_eq!(a.status, 400);
     assert_eq!(details(&a.body)[0].1, "messages[0].quoteToken");
 }
 
 #[tokio::test]
 async fn reply_to_a_group_goes_to_the_group() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let ev = env.sim.event(
         CH,
         Source::Group {
@@ -309,11 +247,7 @@ async fn reply_to_a_group_goes_to_the_group() {
         EventKind::Text("hi all".into()),
     );
     let a = env
-        .post(
-            &token,
-            REPLY,
-            &json!({"replyToken": ev["replyToken"], "messages": [text("hello group")]}),
-        )
+        .reply(&token, &ev["replyToken"], &[text("hello group")])
         .await;
     assert_eq!(a.status, 200);
     assert_eq!(env.sim.sent()[0].to, "Cgroup");

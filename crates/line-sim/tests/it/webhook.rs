@@ -1,25 +1,17 @@
 //! Webhook delivery (signed POSTs to the desk) and the webhook endpoint API.
 
 use line_api::signature::verify;
-use line_sim::{DeliverOpts, EventKind, SimError, Source};
+use line_sim::{DeliverOpts, EventKind, SimError};
 use serde_json::{Value, json};
 
-use crate::common::{CH, SECRET, USER, env, receiver};
+use crate::common::{CH, SECRET, authed_env, env, receiver};
 
 #[tokio::test]
 async fn delivery_is_compact_and_signed() {
     let env = env().await;
     let rx = receiver(200).await;
     env.sim.set_webhook(CH, &rx.url());
-    let d = env
-        .sim
-        .send(
-            CH,
-            Source::User(USER.into()),
-            EventKind::Text("hello".into()),
-        )
-        .await
-        .expect("deliver");
+    let d = env.user_says(CH, "hello").await.expect("deliver");
     assert_eq!(d.status, 200);
     assert_eq!(d.body, "ok");
 
@@ -49,44 +41,35 @@ async fn redelivery_and_overrides() {
     let rx = receiver(200).await;
     env.sim.set_webhook(CH, &rx.url());
     let evs = vec![
-        env.sim
-            .event(CH, Source::User(USER.into()), EventKind::Text("a".into())),
-        env.sim
-            .event(CH, Source::User(USER.into()), EventKind::Text("b".into())),
+        env.user_event(EventKind::Text("a".into())),
+        env.user_event(EventKind::Text("b".into())),
     ];
-    env.sim
-        .deliver(
-            CH,
+    let deliveries = [
+        (
             evs.clone(),
             DeliverOpts {
                 redelivery: true,
                 ..DeliverOpts::default()
             },
-        )
-        .await
-        .expect("deliver");
-    env.sim
-        .deliver(
-            CH,
+        ),
+        (
             evs,
             DeliverOpts {
                 signature: Some("forged".into()),
                 ..DeliverOpts::default()
             },
-        )
-        .await
-        .expect("deliver");
-    env.sim
-        .deliver(
-            CH,
+        ),
+        (
             Vec::new(),
             DeliverOpts {
                 raw_body: Some(b"{\"destination\":\"x\",\"events\":[{}]}".to_vec()),
                 ..DeliverOpts::default()
             },
-        )
-        .await
-        .expect("deliver");
+        ),
+    ];
+    for (events, opts) in deliveries {
+        env.sim.deliver(CH, events, opts).await.expect("deliver");
+    }
 
     let got = rx.received();
     assert_eq!(got.len(), 3);
@@ -106,38 +89,21 @@ async fn redelivery_and_overrides() {
 #[tokio::test]
 async fn inactive_or_missing_webhook_is_an_error() {
     let env = env().await;
-    let err = env
-        .sim
-        .send(CH, Source::User(USER.into()), EventKind::Text("x".into()))
-        .await
-        .expect_err("no webhook");
+    let err = env.user_says(CH, "x").await.expect_err("no webhook");
     assert!(matches!(err, SimError::NoWebhook(_)));
     let rx = receiver(200).await;
     env.sim.set_webhook(CH, &rx.url());
     env.sim.set_webhook_active(CH, false);
-    let err = env
-        .sim
-        .send(CH, Source::User(USER.into()), EventKind::Text("x".into()))
-        .await
-        .expect_err("inactive");
+    let err = env.user_says(CH, "x").await.expect_err("inactive");
     assert!(matches!(err, SimError::WebhookInactive(_)));
     assert!(rx.received().is_empty());
-    let err = env
-        .sim
-        .send(
-            "nope",
-            Source::User(USER.into()),
-            EventKind::Text("x".into()),
-        )
-        .await
-        .expect_err("unknown");
+    let err = env.user_says("nope", "x").await.expect_err("unknown");
     assert!(matches!(err, SimError::UnknownChannel(_)));
 }
 
 #[tokio::test]
 async fn endpoint_get_put_and_test_success() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     let a = env.get(&token, "/v2/bot/channel/webhook/endpoint").await;
     assert_eq!(a.body, json!({"endpoint": "", "active": false}));
 
@@ -176,8 +142,7 @@ async fn endpoint_get_put_and_test_success() {
 
 #[tokio::test]
 async fn endpoint_test_failures() {
-    let env = env().await;
-    let token = env.token().await;
+    let (env, token) = authed_env().await;
     // A port nothing listens on.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
