@@ -203,3 +203,54 @@ pub struct DueConversation {
     pub department_id: desk_core::DepartmentId,
     pub next_deadline_ms: Millis,
 }
+
+/// Loads a conversation in `$tx` (a `&mut Transaction`), applies `$command` (or, when `None`,
+/// its due timer) and saves it with its effects. Evaluates to `Result<Option<Transition>>`:
+/// `None` when another writer changed the row first (nothing was written).
+macro_rules! transition_in_tx {
+    ($tx:expr, $id:expr, $command:expr, $rules:expr, $now:expr) => {
+        async {
+            let tx = $tx;
+            let rules: &$crate::ChatRules = $rules;
+            let now: desk_core::Millis = $now;
+            let command: Option<desk_core::lifecycle::Command> = $command;
+            let row = load_lifecycle!(&mut **tx, $id)
+                .ok_or($crate::StoreError::NotFound("conversation"))?;
+            let conversation = row.conversation()?;
+            let command = match command.or_else(|| {
+                conversation
+                    .due_timer(now)
+                    .map(|kind| desk_core::lifecycle::Command::TimerFired { kind })
+            }) {
+                Some(command) => command,
+                None => {
+                    return Ok(Some(desk_core::lifecycle::Transition {
+                        conversation,
+                        effects: Vec::new(),
+                        changed: false,
+                    }));
+                }
+            };
+            let transition = desk_core::lifecycle::apply(
+                &conversation,
+                command,
+                &rules.settings,
+                rules.hours.as_ref(),
+                now,
+            )
+            .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
+            if transition.changed {
+                if !save_lifecycle!(&mut **tx, &transition.conversation, row.version) {
+                    return Ok(None);
+                }
+                let to: (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
+                    .bind(row.contact_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                record_transition!(tx, row.brand_id, row.channel_id, &to.0, &transition, now);
+            }
+            Ok::<_, $crate::StoreError>(Some(transition))
+        }
+        .await
+    };
+}

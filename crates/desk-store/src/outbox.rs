@@ -117,12 +117,13 @@ impl Store {
 
     /// The earliest time a pending job is due, to sleep until then.
     pub async fn outbox_next_due(&self) -> Result<Option<Millis>> {
-        let (next,): (Option<Millis>,) = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'")
-                .fetch_one(pool)
+        // One seek in the partial index (see `Store::next_deadline`).
+        let next: Option<(Millis,)> = on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT next_attempt_ms FROM outbox WHERE status = 'pending' ORDER BY next_attempt_ms LIMIT 1")
+                .fetch_optional(pool)
                 .await
         })?;
-        Ok(next)
+        Ok(next.map(|(at,)| at))
     }
 
     /// Records how a send ended, on the job and on its message.

@@ -45,7 +45,9 @@ async fn act(
         .store
         .command(conversation.id, command, &rules, now)
         .await?;
-    // A close can queue a closing message; a state change can move the next deadline.
+    // Consoles see it at once; a close can queue a closing message; a state change can move
+    // the next deadline.
+    state.hub.nudge();
     state.wake.outbox.notify_one();
     state.wake.timers.notify_one();
     Ok(Json(state.store.conversation(conversation.id).await?))

@@ -43,27 +43,38 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 
 #[tracing::instrument(skip_all, fields(due = due.len()))]
 async fn fire(state: &AppState, due: Vec<desk_store::DueConversation>, now: desk_core::Millis) {
-    let mut fired = 0usize;
+    let mut batch = Vec::with_capacity(due.len());
     for d in due {
-        let rules = match state.rules.get(&state.store, d.channel_id, now).await {
-            Ok(rules) => rules,
+        match state.rules.get(&state.store, d.channel_id, now).await {
+            Ok(rules) => batch.push((d.id, rules)),
             Err(e) => {
-                tracing::error!(conversation = %d.id, error = %e, "no rules for a due conversation");
-                continue;
+                tracing::error!(conversation = %d.id, error = %e, "no rules for a due conversation")
             }
-        };
-        match state.store.fire_due_timer(d.id, &rules, now).await {
-            Ok(t) if t.changed => fired += 1,
-            Ok(_) => {}
-            // Another instance fired it, or a message moved the deadline: re-read next round.
-            Err(desk_store::StoreError::Conflict(reason)) => {
-                tracing::debug!(conversation = %d.id, %reason, "timer skipped")
-            }
-            Err(e) => tracing::error!(conversation = %d.id, error = %e, "timer failed"),
         }
     }
+    // One transaction for the batch; if it fails (say, a deadlock with another instance),
+    // one by one, so a single bad row holds back no other.
+    let fired = match state.store.fire_due_timers(&batch, now).await {
+        Ok(fired) => fired,
+        Err(e) => {
+            tracing::warn!(error = %e, "batch of timers failed; firing one by one");
+            let mut fired = 0;
+            for (id, rules) in &batch {
+                match state.store.fire_due_timer(*id, rules, now).await {
+                    Ok(t) => fired += usize::from(t.changed),
+                    // Another instance fired it, or a message moved the deadline.
+                    Err(desk_store::StoreError::Conflict(reason)) => {
+                        tracing::debug!(conversation = %id, %reason, "timer skipped")
+                    }
+                    Err(e) => tracing::error!(conversation = %id, error = %e, "timer failed"),
+                }
+            }
+            fired
+        }
+    };
     if fired > 0 {
-        // A close may have queued a closing message.
+        // Consoles see the change at once; a close may have queued a closing message.
+        state.hub.nudge();
         state.wake.outbox.notify_one();
         tracing::debug!(fired, "timers fired");
     }
