@@ -87,6 +87,7 @@ impl Server {
             tokens: Default::default(),
             channels: Default::default(),
             rules: Default::default(),
+            members: Default::default(),
             clock: Default::default(),
             wake: Arc::new(Wakers::default()),
             hub,

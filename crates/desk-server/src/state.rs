@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::hub::Hub;
 use crate::service::channels::ChannelCache;
+use crate::service::members::MemberNames;
 use crate::service::rules::RulesCache;
 use crate::service::tokens::TokenManager;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub tokens: TokenManager,
     pub channels: ChannelCache,
     pub rules: RulesCache,
+    pub members: MemberNames,
     pub clock: Clock,
     pub wake: Arc<Wakers>,
     /// Realtime fan-out: call `hub.nudge()` after committing anything that appends events.

@@ -82,7 +82,7 @@ macro_rules! message_sql {
     ($tail:literal) => {
         concat!(
             "SELECT id, conversation_id, direction, kind, body, line_message_id, quote_token, ",
-            "mark_as_read_token, sender_line_id, sender_operator_id, status, failure_reason, sent_via, unsent, event_ms, created_ms ",
+            "mark_as_read_token, sender_line_id, sender_name, sender_operator_id, status, failure_reason, sent_via, unsent, event_ms, created_ms ",
             "FROM messages ",
             $tail
         )
@@ -150,8 +150,8 @@ macro_rules! apply_in_tx {
                         let id = MessageId::new();
                         let inserted = sqlx::query(
                             "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
-                             quote_token, mark_as_read_token, sender_line_id, status, event_ms, created_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                             quote_token, mark_as_read_token, sender_line_id, sender_name, status, event_ms, created_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                              ON CONFLICT (channel_id, line_message_id) DO NOTHING",
                         )
                         .bind(id.0)
@@ -164,6 +164,7 @@ macro_rules! apply_in_tx {
                         .bind(&message.quote_token)
                         .bind(&message.mark_as_read_token)
                         .bind(&message.sender_line_id)
+                        .bind(&message.sender_name)
                         .bind(MessageStatus::Received.as_str())
                         .bind(event_ms)
                         .bind(now)

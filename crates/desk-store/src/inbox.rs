@@ -321,6 +321,17 @@ impl Store {
         })?)
     }
 
+    /// The event types stored for a channel, one per stored event, oldest first.
+    pub async fn inbox_event_types(&self, channel: ChannelId) -> Result<Vec<String>> {
+        let types: Vec<(String,)> = on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT event_type FROM webhook_inbox WHERE channel_id = $1 ORDER BY id")
+                .bind(channel.0)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(types.into_iter().map(|(t,)| t).collect())
+    }
+
     /// The dedupe keys stored for a channel (for tests and the crash check).
     pub async fn inbox_keys(&self, channel: ChannelId) -> Result<Vec<String>> {
         let keys: Vec<(String,)> = on_read!(self.backend(), |pool| {

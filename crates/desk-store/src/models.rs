@@ -207,6 +207,8 @@ pub struct Message {
     #[serde(skip)]
     pub mark_as_read_token: Option<String>,
     pub sender_line_id: Option<String>,
+    /// In group and room chats, the writer's LINE name.
+    pub sender_name: Option<String>,
     pub sender_operator_id: Option<Uuid>,
     #[sqlx(try_from = "String")]
     pub status: MessageStatus,
@@ -228,6 +230,8 @@ pub struct InboundMessage {
     pub mark_as_read_token: Option<String>,
     /// The user who wrote it (differs from the contact in groups and rooms).
     pub sender_line_id: Option<String>,
+    /// In groups and rooms, the writer's LINE name (from the member profile).
+    pub sender_name: Option<String>,
 }
 
 /// A webhook event to append to the inbox.

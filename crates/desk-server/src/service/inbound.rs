@@ -86,8 +86,13 @@ async fn effect_of(
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
+            let sender_name = match &event.source {
+                Some(source) => state.members.of(state, scope.channel_id, source, now).await,
+                None => None,
+            };
             InboundEffect::Message {
                 message: InboundMessage {
+                    sender_name,
                     line_message_id,
                     kind: MessageKind::from_line_type(line_type),
                     quote_token: m.message.quote_token().map(str::to_owned),

@@ -2,6 +2,7 @@
 
 pub mod channels;
 pub mod inbound;
+pub mod members;
 pub mod rules;
 pub mod send;
 pub mod tokens;

@@ -8,3 +8,6 @@ ALTER TABLE departments ADD COLUMN business_hours TEXT;
 ALTER TABLE conversations ADD COLUMN next_deadline_ms BIGINT;
 ALTER TABLE conversations ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX conversations_due ON conversations (next_deadline_ms) WHERE next_deadline_ms IS NOT NULL;
+
+-- In group and room chats, who wrote each message (the member's LINE name).
+ALTER TABLE messages ADD COLUMN sender_name TEXT;

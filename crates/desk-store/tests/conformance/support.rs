@@ -167,6 +167,7 @@ pub fn text(id: &str, text: &str) -> desk_store::InboundMessage {
         quote_token: Some(format!("q{id}")),
         mark_as_read_token: Some(format!("r{id}")),
         sender_line_id: Some("U1".into()),
+        sender_name: None,
     }
 }
 
