@@ -53,19 +53,27 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct BenchTimersArgs {
     /// Open (missed) chats to seed.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        env = "LINEDESK_BENCH_TIMERS_CONVERSATIONS",
+        default_value_t = 1_000_000
+    )]
     pub conversations: usize,
     /// Seconds the close deadlines are spread over.
-    #[arg(long, default_value_t = 3_600)]
+    #[arg(
+        long,
+        env = "LINEDESK_BENCH_TIMERS_SPREAD_SECS",
+        default_value_t = 3_600
+    )]
     pub spread_secs: u64,
     /// Seconds to measure CPU before the first deadline.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, env = "LINEDESK_BENCH_TIMERS_IDLE_SECS", default_value_t = 20)]
     pub idle_secs: u64,
     /// Seconds to watch deadlines fire.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "LINEDESK_BENCH_TIMERS_OBSERVE_SECS", default_value_t = 60)]
     pub observe_secs: u64,
     /// Postgres URL (default: a temporary SQLite file).
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_BENCH_TIMERS_DATABASE_URL")]
     pub database_url: Option<String>,
 }
 
@@ -73,19 +81,19 @@ pub struct BenchTimersArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Webhook URL, e.g. http://127.0.0.1:8080/line/webhook/KEY.
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_BENCH_URL")]
     pub url: String,
     /// File of `signature<TAB>body` lines from shared/bench/gen.py.
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_BENCH_REQUESTS")]
     pub requests: PathBuf,
     /// Requests per second.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, env = "LINEDESK_BENCH_RATE", default_value_t = 10_000)]
     pub rate: u32,
     /// Seconds to send.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "LINEDESK_BENCH_SECONDS", default_value_t = 10)]
     pub seconds: u64,
     /// Most requests in flight.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, env = "LINEDESK_BENCH_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
 }
 
@@ -180,13 +188,13 @@ pub enum UserCommand {
 #[derive(Debug, Clone, Args)]
 pub struct UserAddArgs {
     /// E-mail address (the login).
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_USER_EMAIL")]
     pub email: String,
     /// Name shown to colleagues.
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_USER_NAME")]
     pub name: String,
     /// Make the user an admin (all brands).
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_USER_ADMIN")]
     pub admin: bool,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -204,20 +212,54 @@ pub enum ChannelCommand {
 #[derive(Debug, Clone, Args)]
 pub struct ChannelAddArgs {
     /// Brand name.
-    #[arg(long, default_value = "Demo Shop")]
+    #[arg(long, env = "LINEDESK_CHANNEL_BRAND", default_value = "Demo Shop")]
     pub brand: String,
     /// Department that receives the chats.
-    #[arg(long, default_value = "Support")]
+    #[arg(long, env = "LINEDESK_CHANNEL_DEPARTMENT", default_value = "Support")]
     pub department: String,
     /// LINE Channel ID (digits).
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_LINE_CHANNEL_ID")]
     pub line_channel_id: String,
     /// LINE Channel secret (32 hex characters).
     #[arg(long, env = "LINEDESK_CHANNEL_SECRET")]
     pub secret: String,
     /// Webhook key to use (default: random).
-    #[arg(long)]
+    #[arg(long, env = "LINEDESK_CHANNEL_KEY")]
     pub channel_key: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag of every subcommand can also be set from a `LINEDESK_*` variable, which is
+    /// how container deployments configure it.
+    #[test]
+    fn every_flag_has_an_env_variable() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || id == "help" || id == "version" {
+                    continue;
+                }
+                match arg.get_env().and_then(|e| e.to_str()) {
+                    Some(env) if env.starts_with("LINEDESK_") => {}
+                    _ => missing.push(format!("{path} --{id}")),
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "linedesk", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "flags without a LINEDESK_* variable: {missing:?}"
+        );
+    }
 }
