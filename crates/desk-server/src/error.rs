@@ -55,6 +55,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Invalid { field, message } => ApiError::bad_request(field, message),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -78,7 +78,7 @@ impl Store {
     pub async fn due_conversations(&self, now: Millis, limit: i64) -> Result<Vec<DueConversation>> {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(
-                "SELECT id, channel_id, department_id, next_deadline_ms FROM conversations
+                "SELECT id, channel_id, department_id, assignee_id, next_deadline_ms FROM conversations
                  WHERE next_deadline_ms IS NOT NULL AND next_deadline_ms <= $1 ORDER BY next_deadline_ms LIMIT $2",
             )
             .bind(now)

@@ -15,6 +15,14 @@ pub enum StoreError {
     /// The change conflicts with the current state (the message says how).
     #[error("{0}")]
     Conflict(String),
+    /// A value given to the store is out of range; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The inbox writer task failed this batch or has stopped.
     #[error("inbox write failed: {0}")]
     InboxWrite(String),

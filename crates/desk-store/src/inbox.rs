@@ -247,10 +247,7 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let sql: &'static str = match self.kind() {
-            crate::BackendKind::Sqlite => claim_sql!(""),
-            crate::BackendKind::Postgres => claim_sql!(" FOR UPDATE SKIP LOCKED"),
-        };
+        let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
         let mut rows: Vec<InboxRow> = on_write!(self.backend(), |pool| {
             sqlx::query_as(sql)
                 .bind(now + lease_ms)

@@ -20,6 +20,7 @@ mod inbox;
 pub mod models;
 mod notify;
 mod outbox;
+mod routing;
 mod seed;
 pub mod test_db;
 
@@ -39,6 +40,7 @@ pub use lifecycle::{ChatRules, DueConversation, Rules};
 pub use models::*;
 pub use notify::{EVENTS_CHANNEL, EventListener};
 pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
+pub use routing::{MAX_CAPACITY, MIN_CAPACITY};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -185,6 +187,14 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Picks the statement written for this backend.
+    pub(crate) fn per_backend(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self.kind() {
+            BackendKind::Sqlite => sqlite,
+            BackendKind::Postgres => postgres,
+        }
     }
 
     /// Which backend this is.

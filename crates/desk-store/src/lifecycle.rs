@@ -109,6 +109,7 @@ macro_rules! save_lifecycle {
             "UPDATE conversations SET state = $1, assignee_id = $2, close_reason = $3, closed_ms = $4,
              pickup_deadline_ms = $5, missed_close_at_ms = $6, idle_close_at_ms = $7, next_deadline_ms = $8,
              last_message_ms = $9, department_id = $10, version = version + 1,
+             offered_to = CASE WHEN $2 IS NULL THEN offered_to ELSE NULL END,
              reply_token = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token END,
              reply_token_ms = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token_ms END
              WHERE id = $11 AND version = $12",
@@ -201,6 +202,8 @@ pub struct DueConversation {
     pub channel_id: ChannelId,
     #[sqlx(try_from = "Uuid")]
     pub department_id: desk_core::DepartmentId,
+    /// Who holds it (a close frees their capacity in every department they serve).
+    pub assignee_id: Option<Uuid>,
     pub next_deadline_ms: Millis,
 }
 

@@ -101,10 +101,7 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<OutboxJob>> {
-        let sql: &'static str = match self.kind() {
-            crate::BackendKind::Sqlite => claim_sql!(""),
-            crate::BackendKind::Postgres => claim_sql!(" FOR UPDATE SKIP LOCKED"),
-        };
+        let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
         Ok(on_write!(self.backend(), |pool| {
             sqlx::query_as(sql)
                 .bind(now + lease_ms)

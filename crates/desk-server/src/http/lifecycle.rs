@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::http::api::parse_field;
 use crate::http::auth::ApiOperator;
+use crate::service::routing;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -50,6 +51,14 @@ async fn act(
     state.hub.nudge();
     state.wake.outbox.notify_one();
     state.wake.timers.notify_one();
+    let after = state.store.conversation(conversation.id).await?;
+    // The chat left (or joined) a line, and its former holder may have room now in every
+    // department they serve.
+    let mut departments = vec![conversation.department_id, after.department_id];
+    if let Some(previous) = conversation.assignee_id {
+        departments.extend(routing::departments_of(state, OperatorId(previous)).await);
+    }
+    routing::route(state, departments).await;
     Ok(Json(state.store.conversation(conversation.id).await?))
 }
 

@@ -4,7 +4,9 @@ mod api;
 pub mod auth;
 mod events;
 mod health;
+mod hours;
 mod lifecycle;
+mod routing;
 mod webhook;
 
 use axum::Router;
@@ -22,7 +24,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::routes()
                 .merge(events::routes())
-                .merge(lifecycle::routes()),
+                .merge(lifecycle::routes())
+                .merge(hours::routes())
+                .merge(routing::routes()),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

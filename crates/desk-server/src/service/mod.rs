@@ -3,6 +3,7 @@
 pub mod channels;
 pub mod inbound;
 pub mod members;
+pub mod routing;
 pub mod rules;
 pub mod send;
 pub mod tokens;

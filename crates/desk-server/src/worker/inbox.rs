@@ -9,7 +9,7 @@ use desk_store::{InboundItem, InboxRow};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::inbound;
+use crate::service::{inbound, routing};
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
@@ -95,24 +95,44 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
         }
     }
     let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
-    if let Err(e) = state
+    // Departments that got a new chat: it waits in their line until routed.
+    let mut opened = Vec::new();
+    match state
         .store
         .apply_inbound_batch(batch, state.clock.now_ms())
         .await
     {
-        // One by one, so a bad event holds back no other.
-        tracing::warn!(error = %e, "batch apply failed; applying one by one");
-        for (row, item) in items {
-            if let Err(e) = state
-                .store
-                .apply_inbound_batch(vec![item], state.clock.now_ms())
-                .await
-            {
-                record_failure(state, &row, &e.to_string()).await;
+        Ok(applied) => {
+            for ((_, item), applied) in items.iter().zip(&applied) {
+                if applied.opened {
+                    opened.push(item.scope.department_id);
+                }
+            }
+        }
+        Err(e) => {
+            // One by one, so a bad event holds back no other.
+            tracing::warn!(error = %e, "batch apply failed; applying one by one");
+            for (row, item) in items {
+                let department = item.scope.department_id;
+                match state
+                    .store
+                    .apply_inbound_batch(vec![item], state.clock.now_ms())
+                    .await
+                {
+                    Ok(applied) => {
+                        if applied.iter().any(|a| a.opened) {
+                            opened.push(department);
+                        }
+                    }
+                    Err(e) => record_failure(state, &row, &e.to_string()).await,
+                }
             }
         }
     }
     state.hub.nudge();
+    if !opened.is_empty() {
+        routing::route(state, opened).await;
+    }
 }
 
 /// Waits while webhook requests use the (single, on SQLite) writer, at most

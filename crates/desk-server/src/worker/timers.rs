@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::service::routing;
 use crate::state::AppState;
 
 const BATCH: i64 = 500;
@@ -44,7 +45,12 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 #[tracing::instrument(skip_all, fields(due = due.len()))]
 async fn fire(state: &AppState, due: Vec<desk_store::DueConversation>, now: desk_core::Millis) {
     let mut batch = Vec::with_capacity(due.len());
+    // A close takes a chat out of its line and frees its holder's room everywhere.
+    let mut departments: Vec<desk_core::DepartmentId> = Vec::new();
+    let mut holders: std::collections::BTreeSet<desk_core::OperatorId> = Default::default();
     for d in due {
+        departments.push(d.department_id);
+        holders.extend(d.assignee_id.map(desk_core::OperatorId));
         match state.rules.get(&state.store, d.channel_id, now).await {
             Ok(rules) => batch.push((d.id, rules)),
             Err(e) => {
@@ -77,5 +83,9 @@ async fn fire(state: &AppState, due: Vec<desk_store::DueConversation>, now: desk
         state.hub.nudge();
         state.wake.outbox.notify_one();
         tracing::debug!(fired, "timers fired");
+        for holder in holders {
+            departments.extend(routing::departments_of(state, holder).await);
+        }
+        routing::route(state, departments).await;
     }
 }

@@ -288,3 +288,66 @@ async fn two_instances_close_each_due_chat_exactly_once() {
     assert_eq!(missed, 30, "each chat went missed once");
     app.finish().await;
 }
+
+both!(idle_close_waits_for_business_hours_when_asked, |app| {
+    // The department is open one hour a day, starting 12 hours from now (UTC): now is outside.
+    let minute_of_day = (desk_server::clock::now_ms() / 60_000) % 1_440;
+    let start = (minute_of_day + 720) % 1_440;
+    let window = json!([{"start": start.min(1_380), "end": start.min(1_380) + 60}]);
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let weekly: serde_json::Map<String, Value> = days
+        .iter()
+        .map(|d| ((*d).to_owned(), window.clone()))
+        .collect();
+    let path = format!("/api/v1/departments/{}/hours", app.channel.department_id);
+    let bad = app
+        .send_json(
+            Method::PUT,
+            &path,
+            json!({"time_zone": "Mars/Olympus", "weekly": {}}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400, "unknown time zone");
+    let set = app
+        .send_json(
+            Method::PUT,
+            &path,
+            json!({"time_zone": "UTC", "weekly": weekly}),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    assert_eq!(
+        app.settings(json!({"idle_close_ms": 60_000, "postpone_outside_business_hours": true}))
+            .await
+            .status(),
+        200
+    );
+
+    let user = app.user("U00000000000000000000000000000d44", "Dai");
+    app.say(&user, "夜遅くにすみません").await;
+    let id = app.only_conversation().await;
+    assert_eq!(
+        app.post_message(&id, json!({"text": "承知しました"}))
+            .await
+            .status(),
+        202
+    );
+    app.advance(5 * MINUTE);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.conversation(&id).await["state"],
+        "open",
+        "not closed while the department is away"
+    );
+    app.advance(Duration::from_secs(14 * 3_600));
+    let closed = app.wait_state(&id, "closed").await;
+    assert_eq!(closed["close_reason"], "idle");
+});

@@ -8,5 +8,6 @@ mod events;
 mod events_sse;
 mod helpers;
 mod lifecycle;
+mod routing;
 mod send;
 mod webhook;

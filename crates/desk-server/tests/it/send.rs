@@ -10,6 +10,19 @@ use crate::both;
 use crate::helpers::*;
 
 impl TestApp {
+    /// The operator answers the (only) conversation again; returns the settled message.
+    async fn answer_again(&self, text: &str) -> Value {
+        let conversation = self.only_conversation().await;
+        let queued: Value = self
+            .post_message(&conversation, json!({"text": text}))
+            .await
+            .json()
+            .await
+            .expect("json");
+        self.settled(&conversation, queued["id"].as_str().expect("id"))
+            .await
+    }
+
     /// A user writes (the event `age` old) and the operator answers; returns the settled message.
     async fn answer(&self, age: Duration, text: &str) -> Value {
         let user = self.user("U0000000000000000000000000000c0de", "Chihiro");
@@ -68,16 +81,7 @@ both!(an_old_reply_token_is_not_risked_push_is_used, |app| {
 both!(a_second_answer_pushes_because_the_token_is_spent, |app| {
     let first = app.answer(Duration::from_secs(1), "one").await;
     assert_eq!(first["sent_via"], "reply");
-    let conversation = app.only_conversation().await;
-    let queued: Value = app
-        .post_message(&conversation, json!({"text": "two"}))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let second = app
-        .settled(&conversation, queued["id"].as_str().expect("id"))
-        .await;
+    let second = app.answer_again("two").await;
     assert_eq!(second["sent_via"], "push");
     assert_eq!(app.sim.delivered().len(), 2);
 });
@@ -135,16 +139,7 @@ both!(
             monthly_limit: true,
             ..Faults::default()
         });
-        let conversation = app.only_conversation().await;
-        let queued: Value = app
-            .post_message(&conversation, json!({"text": "over quota"}))
-            .await
-            .json()
-            .await
-            .expect("json");
-        let failed = app
-            .settled(&conversation, queued["id"].as_str().expect("id"))
-            .await;
+        let failed = app.answer_again("over quota").await;
         assert_eq!(failed["status"], "failed");
         assert!(
             failed["failure_reason"]

@@ -139,6 +139,18 @@ conformance!(
     }
 );
 
+/// The stored contact U1.
+async fn contact_u1(
+    store: &desk_store::Store,
+    channel: desk_core::ChannelId,
+) -> desk_store::Contact {
+    store
+        .contact_by_line_id(channel, "U1")
+        .await
+        .expect("load")
+        .expect("contact")
+}
+
 conformance!(follow_unfollow_and_unsend, |store| {
     let (channel, scope) = seed(store).await;
     apply(
@@ -151,11 +163,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         },
     )
     .await;
-    let contact = store
-        .contact_by_line_id(channel.id, "U1")
-        .await
-        .expect("load")
-        .expect("contact");
+    let contact = contact_u1(store, channel.id).await;
     assert_eq!(contact.friend_status, FriendStatus::Friend);
 
     let applied = apply(store, scope, "m", says("m9", "oops")).await;
@@ -184,11 +192,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         },
     )
     .await;
-    let contact = store
-        .contact_by_line_id(channel.id, "U1")
-        .await
-        .expect("load")
-        .expect("contact");
+    let contact = contact_u1(store, channel.id).await;
     assert_eq!(contact.friend_status, FriendStatus::Blocked);
     assert_eq!(contact.display_name.as_deref(), Some("Aiko"));
     let events = store

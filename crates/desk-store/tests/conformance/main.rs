@@ -5,4 +5,5 @@ mod directory;
 mod inbound;
 mod inbox;
 mod outbox;
+mod routing;
 mod support;

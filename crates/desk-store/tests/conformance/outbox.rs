@@ -20,20 +20,24 @@ async fn conversation(
     )
 }
 
+/// The operator sends `text` into `conv` under default rules.
+async fn send(
+    store: &desk_store::Store,
+    conv: desk_core::ConversationId,
+    op: desk_core::OperatorId,
+    text: &str,
+) -> Result<desk_store::Message, StoreError> {
+    let body = json!({"type": "text", "text": text});
+    let rules = desk_store::ChatRules::default();
+    store
+        .enqueue_message(conv, op, MessageKind::Text, body, &rules, NOW)
+        .await
+}
+
 conformance!(sends_go_through_the_outbox, |store| {
     let (channel, _, conv) = conversation(store).await;
     let op = operator(store, "op@example.com").await;
-    let message = store
-        .enqueue_message(
-            conv,
-            op.id,
-            MessageKind::Text,
-            json!({"type": "text", "text": "hello"}),
-            &desk_store::ChatRules::default(),
-            NOW,
-        )
-        .await
-        .expect("enqueue");
+    let message = send(store, conv, op.id, "hello").await.expect("enqueue");
     assert_eq!(message.status, MessageStatus::Pending);
     assert_eq!(store.outbox_pending().await.expect("pending"), 1);
     assert_eq!(store.outbox_next_due().await.expect("due"), Some(NOW));
@@ -104,17 +108,7 @@ conformance!(sends_go_through_the_outbox, |store| {
     let channel = store.channel(channel.id).await.expect("channel");
     assert_eq!((channel.reply_count, channel.push_count), (0, 1));
 
-    let failing = store
-        .enqueue_message(
-            conv,
-            op.id,
-            MessageKind::Text,
-            json!({"type": "text", "text": "again"}),
-            &desk_store::ChatRules::default(),
-            NOW,
-        )
-        .await
-        .expect("enqueue");
+    let failing = send(store, conv, op.id, "again").await.expect("enqueue");
     let job = store
         .outbox_claim(NOW, 30_000, 10)
         .await
@@ -145,17 +139,7 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
         .close_conversation(conv, desk_core::CloseReason::Operator, NOW)
         .await
         .expect("close");
-    match store
-        .enqueue_message(
-            conv,
-            op.id,
-            MessageKind::Text,
-            json!({"type": "text", "text": "x"}),
-            &desk_store::ChatRules::default(),
-            NOW,
-        )
-        .await
-    {
+    match send(store, conv, op.id, "x").await {
         Err(StoreError::Conflict(m)) => assert_eq!(m, "this chat is completed"),
         other => panic!("expected refusal, got {other:?}"),
     }
@@ -174,17 +158,7 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
         },
     )
     .await;
-    match store
-        .enqueue_message(
-            conv2,
-            op.id,
-            MessageKind::Text,
-            json!({"type": "text", "text": "x"}),
-            &desk_store::ChatRules::default(),
-            NOW,
-        )
-        .await
-    {
+    match send(store, conv2, op.id, "x").await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("blocked"), "{m}"),
         other => panic!("expected refusal, got {other:?}"),
     }

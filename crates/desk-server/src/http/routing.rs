@@ -1,0 +1,151 @@
+//! Routing settings: an operator's presence and capacity, a department's routing mode. Each
+//! change routes the departments concerned at once (see `service::routing`).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Json;
+use axum::routing::put;
+use desk_core::{DepartmentId, OperatorId, Presence, Role, RoutingMode};
+use desk_store::{MAX_CAPACITY, MIN_CAPACITY};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::http::api::parse_field;
+use crate::http::auth::ApiOperator;
+use crate::service::routing;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/operators/{id}/presence", put(set_presence))
+        .route("/operators/{id}/capacity", put(set_capacity))
+        .route("/departments/{id}/routing", put(set_routing))
+}
+
+/// Reads a JSON body whose one field is `field`; a malformed body is a 400 naming it.
+fn body<T: serde::de::DeserializeOwned>(field: &str, bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(field, e.to_string()))
+}
+
+/// Body of `PUT /operators/{id}/presence`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresenceBody {
+    presence: String,
+}
+
+/// Answer of `PUT /operators/{id}/presence`.
+#[derive(Debug, Serialize)]
+struct PresenceAnswer {
+    operator_id: OperatorId,
+    presence: Presence,
+}
+
+/// `PUT /operators/{id}/presence` `{"presence": "online"|"away"|"offline"}`: the operator
+/// themself or an admin.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, target = %id))]
+async fn set_presence(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<PresenceAnswer>, ApiError> {
+    let id: OperatorId = parse_field("id", &id)?;
+    if id != op.0.id && op.0.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "only the operator themself or an admin may change their presence",
+        ));
+    }
+    let b: PresenceBody = body("presence", &bytes)?;
+    let presence: Presence = parse_field("presence", &b.presence)?;
+    state.store.set_presence(id, presence).await?;
+    state.hub.nudge();
+    routing::route_operator(&state, id).await;
+    Ok(Json(PresenceAnswer {
+        operator_id: id,
+        presence,
+    }))
+}
+
+/// Body of `PUT /operators/{id}/capacity`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapacityBody {
+    capacity: i64,
+}
+
+/// Answer of `PUT /operators/{id}/capacity`.
+#[derive(Debug, Serialize)]
+struct CapacityAnswer {
+    operator_id: OperatorId,
+    capacity: u32,
+}
+
+/// `PUT /operators/{id}/capacity` `{"capacity": n}` (1 to 50). Admins only.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, target = %id))]
+async fn set_capacity(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<CapacityAnswer>, ApiError> {
+    op.require_admin()?;
+    let id: OperatorId = parse_field("id", &id)?;
+    let b: CapacityBody = body("capacity", &bytes)?;
+    let capacity = u32::try_from(b.capacity)
+        .ok()
+        .filter(|c| (MIN_CAPACITY..=MAX_CAPACITY).contains(c))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "capacity",
+                format!(
+                    "capacity must be between {MIN_CAPACITY} and {MAX_CAPACITY} chats, not {}",
+                    b.capacity
+                ),
+            )
+        })?;
+    state.store.set_capacity(id, capacity).await?;
+    state.hub.nudge();
+    routing::route_operator(&state, id).await;
+    Ok(Json(CapacityAnswer {
+        operator_id: id,
+        capacity,
+    }))
+}
+
+/// Body of `PUT /departments/{id}/routing`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingBody {
+    mode: String,
+}
+
+/// Answer of `PUT /departments/{id}/routing`.
+#[derive(Debug, Serialize)]
+struct RoutingAnswer {
+    department_id: DepartmentId,
+    mode: RoutingMode,
+}
+
+/// `PUT /departments/{id}/routing` `{"mode": "notify_all"|"round_robin"|"last_attender_first"}`.
+/// Admins only.
+#[tracing::instrument(skip_all, fields(operator = %op.0.id, department = %id))]
+async fn set_routing(
+    State(state): State<AppState>,
+    op: ApiOperator,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<RoutingAnswer>, ApiError> {
+    op.require_admin()?;
+    let id: DepartmentId = parse_field("id", &id)?;
+    let b: RoutingBody = body("mode", &bytes)?;
+    let mode: RoutingMode = parse_field("mode", &b.mode)?;
+    state.store.set_routing_mode(id, mode).await?;
+    state.hub.nudge();
+    routing::route(&state, [id]).await;
+    Ok(Json(RoutingAnswer {
+        department_id: id,
+        mode,
+    }))
+}

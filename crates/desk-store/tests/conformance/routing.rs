@@ -1,0 +1,191 @@
+use crate::conformance;
+use crate::support::*;
+use desk_core::{Presence, Routing, RoutingMode};
+use desk_store::StoreError;
+
+/// A message from a user of our own choosing (the support helpers write as U1).
+fn from(user_id: &str, message_id: &str) -> desk_store::InboundEffect {
+    desk_store::InboundEffect::Message {
+        contact: user(user_id, None),
+        message: text(message_id, "hi"),
+        reply_token: None,
+    }
+}
+
+conformance!(route_department_assigns_queues_and_offers, |store| {
+    let (_, scope) = seed(store).await;
+    let department = scope.department_id;
+    let a = operator(store, "a@example.com").await;
+    let b = operator(store, "b@example.com").await;
+    for op in [&a, &b] {
+        store
+            .add_department_member(department, op.id)
+            .await
+            .expect("member");
+    }
+    assert_eq!(
+        store.departments_of(a.id).await.expect("departments"),
+        [department]
+    );
+    assert_eq!(
+        store.routing_mode(department).await.expect("mode"),
+        RoutingMode::NotifyAll
+    );
+
+    // Notify-all: offered to the one online member, assigned to nobody.
+    store
+        .set_presence(a.id, Presence::Online)
+        .await
+        .expect("presence");
+    let first = apply(store, scope, "e1", from("U1", "m1"))
+        .await
+        .conversation_id
+        .expect("chat");
+    let routed = store
+        .route_department(department, NOW)
+        .await
+        .expect("route");
+    assert_eq!(
+        routed,
+        [Routing::Offered {
+            chat: first,
+            operators: vec![a.id]
+        }]
+    );
+    let events = store
+        .events_after(scope.brand_id, 0, 1_000)
+        .await
+        .expect("events");
+    let offered = events
+        .iter()
+        .find(|e| e.kind == "conversation.offered")
+        .expect("offered event");
+    assert_eq!(
+        offered.payload.0["operator_ids"],
+        serde_json::json!([a.id.to_string()])
+    );
+    assert!(
+        store
+            .conversation(first)
+            .await
+            .expect("chat")
+            .assignee_id
+            .is_none()
+    );
+
+    // Routing again tells nobody twice; someone arriving is told; someone who left and
+    // came back is told again.
+    assert!(
+        store
+            .route_department(department, NOW)
+            .await
+            .expect("route")
+            .is_empty()
+    );
+    store
+        .set_presence(b.id, Presence::Online)
+        .await
+        .expect("presence");
+    store
+        .set_presence(a.id, Presence::Away)
+        .await
+        .expect("presence");
+    assert_eq!(
+        store
+            .route_department(department, NOW)
+            .await
+            .expect("route"),
+        [Routing::Offered {
+            chat: first,
+            operators: vec![b.id]
+        }]
+    );
+    store
+        .set_presence(a.id, Presence::Online)
+        .await
+        .expect("presence");
+    store
+        .set_presence(b.id, Presence::Offline)
+        .await
+        .expect("presence");
+    assert_eq!(
+        store
+            .route_department(department, NOW)
+            .await
+            .expect("route"),
+        [Routing::Offered {
+            chat: first,
+            operators: vec![a.id]
+        }]
+    );
+
+    // Round robin with room for one: the waiting chat goes to `a`, the next one waits.
+    match store.set_capacity(a.id, 0).await {
+        Err(StoreError::Invalid { field, message }) => {
+            assert_eq!(field, "capacity");
+            assert!(message.contains("between 1 and 50"), "{message}");
+        }
+        other => panic!("capacity 0 accepted: {other:?}"),
+    }
+    store.set_capacity(a.id, 1).await.expect("capacity");
+    store
+        .set_routing_mode(department, RoutingMode::RoundRobin)
+        .await
+        .expect("mode");
+    let routed = store
+        .route_department(department, NOW)
+        .await
+        .expect("route");
+    assert_eq!(
+        routed,
+        [Routing::Assigned {
+            chat: first,
+            operator: a.id
+        }]
+    );
+    let chat = store.conversation(first).await.expect("chat");
+    assert_eq!(chat.assignee_id, Some(a.id.0));
+    assert_eq!(chat.state, desk_core::ConversationState::Waiting);
+
+    let second = apply(store, scope, "e2", from("U2", "m2"))
+        .await
+        .conversation_id
+        .expect("chat");
+    assert!(
+        store
+            .route_department(department, NOW + 1)
+            .await
+            .expect("route")
+            .is_empty(),
+        "`a` is full and `b` offline"
+    );
+    store
+        .set_presence(b.id, Presence::Online)
+        .await
+        .expect("presence");
+    let routed = store
+        .route_department(department, NOW + 2)
+        .await
+        .expect("route");
+    assert_eq!(
+        routed,
+        [Routing::Assigned {
+            chat: second,
+            operator: b.id
+        }]
+    );
+    // Routing again changes nothing.
+    assert!(
+        store
+            .route_department(department, NOW + 3)
+            .await
+            .expect("route")
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .route_department(desk_core::DepartmentId::new(), NOW)
+            .await,
+        Err(StoreError::NotFound("department"))
+    ));
+});
