@@ -38,10 +38,14 @@ impl Store {
         rules: &ChatRules,
         now: Millis,
     ) -> Result<Transition> {
+        let capacity = self.per_backend(
+            crate::lifecycle::CAPACITY_SQLITE,
+            crate::lifecycle::CAPACITY_POSTGRES,
+        );
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let transition =
-                transition_in_tx!(&mut tx, id, command, rules, now)?.ok_or_else(|| {
+            let transition = transition_in_tx!(&mut tx, capacity, id, command, rules, now)?
+                .ok_or_else(|| {
                     StoreError::Conflict("the chat changed at the same time; try again".into())
                 })?;
             tx.commit().await?;
@@ -60,11 +64,15 @@ impl Store {
     ) -> Result<usize> {
         let mut due: Vec<&(ConversationId, crate::Rules)> = due.iter().collect();
         due.sort_by_key(|(id, _)| *id);
+        let capacity = self.per_backend(
+            crate::lifecycle::CAPACITY_SQLITE,
+            crate::lifecycle::CAPACITY_POSTGRES,
+        );
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let mut fired = 0;
             for (id, rules) in due {
-                if let Some(t) = transition_in_tx!(&mut tx, *id, None, rules, now)? {
+                if let Some(t) = transition_in_tx!(&mut tx, capacity, *id, None, rules, now)? {
                     fired += usize::from(t.changed);
                 }
             }
@@ -165,7 +173,7 @@ impl Store {
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        on_write!(self.backend(), |pool| {
+        let updated = on_write!(self.backend(), |pool| {
             sqlx::query("UPDATE departments SET business_hours = $1 WHERE id = $2")
                 .bind(value.map(sqlx::types::Json))
                 .bind(department.0)
@@ -173,6 +181,9 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected())
         })?;
+        if updated == 0 {
+            return Err(StoreError::NotFound("department"));
+        }
         Ok(())
     }
 }

@@ -207,11 +207,55 @@ pub struct DueConversation {
     pub next_deadline_ms: Millis,
 }
 
+/// The capacity query: the operator's capacity and how many other live chats they hold.
+/// Postgres locks the operator row so two concurrent pick-ups cannot both take the last slot.
+macro_rules! capacity_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT capacity, (SELECT COUNT(*) FROM conversations WHERE assignee_id = $1 AND id <> $2 ",
+            "AND state IN ('waiting', 'missed', 'open')) FROM operators WHERE id = $1",
+            $lock
+        )
+    };
+}
+
+/// Statements for [`capacity_sql!`] per backend.
+pub(crate) const CAPACITY_SQLITE: &str = capacity_sql!("");
+/// Statements for [`capacity_sql!`] per backend.
+pub(crate) const CAPACITY_POSTGRES: &str = capacity_sql!(" FOR UPDATE");
+
+/// Refuses a transition that gives the chat to an operator who is already at capacity
+/// (accepting, answering a waiting chat, a transfer or a take-over): presence may be
+/// ignored by a deliberate pick-up, capacity may not. `$tx` is a `&mut Transaction`.
+macro_rules! check_capacity {
+    ($tx:expr, $sql:expr, $row:expr, $transition:expr) => {{
+        let row: &$crate::lifecycle::LifecycleRow = $row;
+        let t: &desk_core::lifecycle::Transition = $transition;
+        if let Some(operator) = t.conversation.to_row().assignee
+            && Some(operator.0) != row.assignee_id
+            && t.conversation.state() != desk_core::ConversationState::Closed
+        {
+            let load: Option<(i32, i64)> = sqlx::query_as($sql)
+                .bind(operator.0)
+                .bind(row.id)
+                .fetch_optional(&mut **$tx)
+                .await?;
+            if let Some((capacity, held)) = load
+                && held >= i64::from(capacity)
+            {
+                return Err($crate::StoreError::Conflict(format!(
+                    "that operator already has {held} open chats, their capacity"
+                )));
+            }
+        }
+    }};
+}
+
 /// Loads a conversation in `$tx` (a `&mut Transaction`), applies `$command` (or, when `None`,
 /// its due timer) and saves it with its effects. Evaluates to `Result<Option<Transition>>`:
 /// `None` when another writer changed the row first (nothing was written).
 macro_rules! transition_in_tx {
-    ($tx:expr, $id:expr, $command:expr, $rules:expr, $now:expr) => {
+    ($tx:expr, $capacity_sql:expr, $id:expr, $command:expr, $rules:expr, $now:expr) => {
         async {
             let tx = $tx;
             let rules: &$crate::ChatRules = $rules;
@@ -243,6 +287,7 @@ macro_rules! transition_in_tx {
             )
             .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
             if transition.changed {
+                check_capacity!(tx, $capacity_sql, &row, &transition);
                 if !save_lifecycle!(&mut **tx, &transition.conversation, row.version) {
                     return Ok(None);
                 }

@@ -45,6 +45,10 @@ impl Store {
         rules: &ChatRules,
         now: Millis,
     ) -> Result<Message> {
+        let capacity = self.per_backend(
+            crate::lifecycle::CAPACITY_SQLITE,
+            crate::lifecycle::CAPACITY_POSTGRES,
+        );
         let id = on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let row = load_lifecycle!(&mut *tx, conversation)
@@ -69,6 +73,7 @@ impl Store {
                 now,
             )
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            check_capacity!(&mut tx, capacity, &row, &transition);
             if !save_lifecycle!(&mut *tx, &transition.conversation, row.version) {
                 return Err(StoreError::Conflict(
                     "the chat changed at the same time; try again".into(),

@@ -128,6 +128,10 @@ impl Store {
             BackendKind::Postgres => concat!(queued_sql!(), " ORDER BY c.id FOR UPDATE OF c"),
             BackendKind::Sqlite => concat!(queued_sql!(), " ORDER BY c.id"),
         };
+        let capacity = self.per_backend(
+            crate::lifecycle::CAPACITY_SQLITE,
+            crate::lifecycle::CAPACITY_POSTGRES,
+        );
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let dept: Option<(Uuid, String)> = sqlx::query_as(lock_sql)
@@ -276,6 +280,7 @@ impl Store {
                         };
                         let applied = transition_in_tx!(
                             &mut tx,
+                            capacity,
                             *chat,
                             Some(Command::Assign {
                                 operator: *operator

@@ -316,6 +316,13 @@ both!(idle_close_waits_for_business_hours_when_asked, |app| {
         )
         .await;
     assert_eq!(bad.status(), 400, "unknown time zone");
+    let nowhere = format!("/api/v1/departments/{}/hours", uuid::Uuid::now_v7());
+    assert_eq!(
+        app.send_json(Method::PUT, &nowhere, json!(null))
+            .await
+            .status(),
+        404
+    );
     let set = app
         .send_json(
             Method::PUT,
@@ -350,4 +357,64 @@ both!(idle_close_waits_for_business_hours_when_asked, |app| {
     app.advance(Duration::from_secs(14 * 3_600));
     let closed = app.wait_state(&id, "closed").await;
     assert_eq!(closed["close_reason"], "idle");
+});
+
+both!(a_deliberate_pick_up_still_respects_capacity, |app| {
+    let me = app
+        .store()
+        .operator_by_token_hash(&desk_server::http::auth::token_hash(&app.admin_token))
+        .await
+        .expect("lookup")
+        .expect("admin");
+    let capacity = app
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/operators/{}/capacity", me.id),
+            json!({"capacity": 1}),
+        )
+        .await;
+    assert_eq!(capacity.status(), 200);
+    for (id, name) in [
+        ("U00000000000000000000000000000e51", "Eri"),
+        ("U00000000000000000000000000000e52", "Fumi"),
+    ] {
+        let user = app.user(id, name);
+        app.say(&user, "こんにちは").await;
+    }
+    app.inbox_drained().await;
+    let ids: Vec<String> = app
+        .conversations()
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let first = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conversations/{}/accept", ids[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let second = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/conversations/{}/accept", ids[1]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(second.status(), 409);
+    let body: Value = second.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("capacity")),
+        "{body}"
+    );
+    let answer = app
+        .post_message(&ids[1], json!({"text": "taking this one too"}))
+        .await;
+    assert_eq!(answer.status(), 409, "answering would pick it up too");
+    assert_eq!(app.conversation(&ids[1]).await["state"], "waiting");
 });
