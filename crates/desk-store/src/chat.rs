@@ -25,10 +25,11 @@ pub enum InboundEffect {
         message: InboundMessage,
         reply_token: Option<String>,
     },
-    /// Follow (friend) or unfollow (blocked).
+    /// Follow (friend) or unfollow (blocked); `unblocked` when a follow undoes a block.
     FriendStatus {
         contact: ContactRef,
         status: FriendStatus,
+        unblocked: bool,
     },
     /// The user retracted a message.
     Unsend { line_message_id: String },
@@ -196,10 +197,28 @@ macro_rules! apply_in_tx {
                             );
                         }
                     }
-                    InboundEffect::FriendStatus { contact, status } => {
+                    InboundEffect::FriendStatus { contact, status, unblocked } => {
                         let line_id = contact.line_id.clone();
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
                         applied.contact_id = Some(contact_id);
+                        // On the timeline of the contact's latest chat, where operators look.
+                        let latest: Option<(Uuid,)> = sqlx::query_as(
+                            "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
+                        )
+                        .bind(contact_id.0)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        if let Some((conversation,)) = latest {
+                            let kind = if status == FriendStatus::Blocked { "unfollow" } else { "follow" };
+                            append_event!(
+                                &mut **tx,
+                                scope.brand_id,
+                                Some(ConversationId(conversation)),
+                                "timeline",
+                                json!({"conversation_id": conversation, "kind": kind, "detail": {"unblocked": unblocked}}),
+                                now
+                            );
+                        }
                         if status == FriendStatus::Blocked {
                             user_blocked!(tx, contact_id, &line_id, now);
                         }

@@ -114,8 +114,13 @@ async fn effect_of(
             } else {
                 FriendStatus::Friend
             };
+            let unblocked = matches!(&event.kind, EventKind::Follow(f) if f.follow.is_unblocked);
             match contact_of(state, event, scope, chat, now).await {
-                Some(contact) => InboundEffect::FriendStatus { contact, status },
+                Some(contact) => InboundEffect::FriendStatus {
+                    contact,
+                    status,
+                    unblocked,
+                },
                 None => timeline(None, event, raw),
             }
         }

@@ -160,6 +160,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         InboundEffect::FriendStatus {
             contact: user("U1", Some("Aiko")),
             status: FriendStatus::Friend,
+            unblocked: false,
         },
     )
     .await;
@@ -189,6 +190,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         InboundEffect::FriendStatus {
             contact: user("U1", None),
             status: FriendStatus::Blocked,
+            unblocked: false,
         },
     )
     .await;
@@ -210,9 +212,18 @@ conformance!(follow_unfollow_and_unsend, |store| {
             "message.created",
             "message.unsent",
             "timeline",
+            "timeline",
             "conversation.updated",
             "contact.friend_status"
         ]
+    );
+    let unfollow = events
+        .iter()
+        .find(|e| e.kind == "timeline" && e.payload.0["kind"] == "unfollow");
+    let unfollow = unfollow.expect("the unfollow is on the chat's timeline");
+    assert_eq!(
+        unfollow.conversation_id,
+        applied.conversation_id.map(|c| c.0)
     );
 });
 
@@ -247,6 +258,7 @@ conformance!(an_event_is_applied_once_even_if_claimed_twice, |store| {
     let follow = || InboundEffect::FriendStatus {
         contact: user("U1", None),
         status: FriendStatus::Friend,
+        unblocked: false,
     };
     let first = store
         .apply_inbound(row.id, scope, NOW, follow(), NOW)

@@ -155,6 +155,7 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
         InboundEffect::FriendStatus {
             contact: user("U1", None),
             status: FriendStatus::Blocked,
+            unblocked: false,
         },
     )
     .await;
