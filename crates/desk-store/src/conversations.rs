@@ -4,7 +4,7 @@
 use desk_core::lifecycle::{Command, Transition};
 use desk_core::{BusinessHours, ChannelId, ChannelSettings, ConversationId, Millis};
 
-use crate::{ChatRules, DueConversation, Result, Store, StoreError, on_read, on_write};
+use crate::{ChatRules, DueConversation, Result, Store, StoreError, on_read, on_write, set_one};
 
 impl Store {
     /// Applies `command` to a conversation under `rules` at `now`, atomically with its effects.
@@ -147,19 +147,13 @@ impl Store {
     ) -> Result<()> {
         let value =
             serde_json::to_value(settings).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE line_channels SET settings = $1 WHERE id = $2 AND removed_ms IS NULL",
-            )
-            .bind(sqlx::types::Json(value))
-            .bind(channel.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("channel"));
-        }
+        set_one!(
+            self,
+            "UPDATE line_channels SET settings = $1 WHERE id = $2 AND removed_ms IS NULL",
+            sqlx::types::Json(value),
+            channel.0,
+            "channel"
+        );
         Ok(())
     }
 
@@ -173,17 +167,13 @@ impl Store {
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE departments SET business_hours = $1 WHERE id = $2")
-                .bind(value.map(sqlx::types::Json))
-                .bind(department.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("department"));
-        }
+        set_one!(
+            self,
+            "UPDATE departments SET business_hours = $1 WHERE id = $2",
+            value.map(sqlx::types::Json),
+            department.0,
+            "department"
+        );
         Ok(())
     }
 }

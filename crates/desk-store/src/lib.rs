@@ -105,7 +105,24 @@ macro_rules! on_read {
         }
     };
 }
-pub(crate) use {on_read, on_write};
+/// Runs `UPDATE … SET x = $1 WHERE id = $2`; returns from the calling function with
+/// [`StoreError::NotFound`]`($what)` when no row matched.
+macro_rules! set_one {
+    ($store:expr, $sql:literal, $value:expr, $id:expr, $what:literal) => {{
+        let updated = on_write!($store.backend(), |pool| {
+            sqlx::query($sql)
+                .bind($value)
+                .bind($id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if updated == 0 {
+            return Err($crate::StoreError::NotFound($what));
+        }
+    }};
+}
+pub(crate) use {on_read, on_write, set_one};
 
 impl Store {
     /// Opens the database. Call [`Store::migrate`] before use.

@@ -13,7 +13,7 @@ use desk_core::{
 };
 use uuid::Uuid;
 
-use crate::{BackendKind, ChatRules, Result, Store, StoreError, on_read, on_write};
+use crate::{BackendKind, ChatRules, Result, Store, StoreError, on_read, on_write, set_one};
 
 /// Fewest chats an operator may be set to hold at once.
 pub const MIN_CAPACITY: u32 = 1;
@@ -321,17 +321,13 @@ impl Store {
 
     /// Sets whether an operator takes new chats. Route their departments afterwards.
     pub async fn set_presence(&self, operator: OperatorId, presence: Presence) -> Result<()> {
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE operators SET presence = $1 WHERE id = $2")
-                .bind(presence.as_str())
-                .bind(operator.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("operator"));
-        }
+        set_one!(
+            self,
+            "UPDATE operators SET presence = $1 WHERE id = $2",
+            presence.as_str(),
+            operator.0,
+            "operator"
+        );
         Ok(())
     }
 
@@ -350,17 +346,13 @@ impl Store {
             field: "capacity",
             message: "capacity is too large".into(),
         })?;
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE operators SET capacity = $1 WHERE id = $2")
-                .bind(capacity)
-                .bind(operator.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("operator"));
-        }
+        set_one!(
+            self,
+            "UPDATE operators SET capacity = $1 WHERE id = $2",
+            capacity,
+            operator.0,
+            "operator"
+        );
         Ok(())
     }
 
@@ -370,17 +362,13 @@ impl Store {
         department: DepartmentId,
         mode: RoutingMode,
     ) -> Result<()> {
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE departments SET routing_mode = $1 WHERE id = $2")
-                .bind(mode.as_str())
-                .bind(department.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("department"));
-        }
+        set_one!(
+            self,
+            "UPDATE departments SET routing_mode = $1 WHERE id = $2",
+            mode.as_str(),
+            department.0,
+            "department"
+        );
         Ok(())
     }
 
