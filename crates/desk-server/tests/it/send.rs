@@ -150,3 +150,42 @@ both!(
         assert_eq!(app.sim.delivered().len(), 1, "nothing more delivered");
     }
 );
+
+both!(operators_answer_a_group_chat, |app| {
+    let member = "U00000000000000000000000000000f1f";
+    app.user(member, "Gen");
+    let group = line_sim::Source::Group {
+        group_id: format!("C{:032x}", 0xfeed),
+        user_id: Some(member.into()),
+    };
+    // Old enough that the reply token is not risked: the answer goes by push, to the group.
+    let event = app.sim.event_at(
+        LINE_CHANNEL_ID,
+        group,
+        EventKind::Text("みなさん、こんにちは".into()),
+        Duration::from_secs(55),
+    );
+    assert_eq!(app.deliver(vec![event]).await.status, 200);
+    app.inbox_drained().await;
+    let id = app.only_conversation().await;
+    let incoming = app.messages(&id).await;
+    assert_eq!(incoming[0]["sender_name"], "Gen");
+    let queued: Value = app
+        .post_message(&id, json!({"text": "こんにちは、サポートです"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let sent = app.settled(&id, queued["id"].as_str().expect("id")).await;
+    assert_eq!(
+        (sent["status"].as_str(), sent["sent_via"].as_str()),
+        (Some("sent"), Some("push"))
+    );
+    let delivered = app.sim.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].to,
+        format!("C{:032x}", 0xfeed),
+        "pushed to the group, not to the member"
+    );
+});
