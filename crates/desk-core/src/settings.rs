@@ -175,18 +175,12 @@ pub struct ChannelSettings {
 }
 
 impl Default for ChannelSettings {
-    /// Missed window 1 day, pickup 2 minutes, idle close off, chatbot off (bot idle 30 minutes),
-    /// no closing messages, no postponing.
+    /// [`ChannelSettingsInput::default`], validated: missed window 1 day, pickup 2 minutes,
+    /// idle close off, chatbot off (bot idle 30 minutes), no closing messages, no postponing.
     fn default() -> Self {
-        Self {
-            missed_window: MissedWindow::OneDay,
-            pickup_ms: DEFAULT_PICKUP,
-            idle_close_ms: None,
-            closing_message: None,
-            postpone_outside_business_hours: false,
-            bot_enabled: false,
-            bot_idle_close_ms: DEFAULT_BOT_IDLE,
-            bot_closing_message: None,
+        match Self::new(ChannelSettingsInput::default()) {
+            Ok(settings) => settings,
+            Err(e) => unreachable!("the default settings are valid: {e}"),
         }
     }
 }

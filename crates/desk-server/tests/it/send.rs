@@ -10,6 +10,15 @@ use crate::both;
 use crate::helpers::*;
 
 impl TestApp {
+    /// Every push request the simulator saw, accepted or not.
+    fn pushes(&self) -> Vec<line_sim::SentRecord> {
+        self.sim
+            .sent()
+            .into_iter()
+            .filter(|s| s.api == SendApi::Push)
+            .collect()
+    }
+
     /// The operator answers the (only) conversation again; returns the settled message.
     async fn answer_again(&self, text: &str) -> Value {
         let conversation = self.only_conversation().await;
@@ -91,12 +100,7 @@ both!(a_500_then_success_delivers_exactly_once, |app| {
         .fail_next(SendApi::Push, 500, FailWhen::BeforeAccept, 1);
     let message = app.answer(Duration::from_secs(55), "retry me").await;
     assert_eq!(message["status"], "sent");
-    let pushes: Vec<_> = app
-        .sim
-        .sent()
-        .into_iter()
-        .filter(|s| s.api == SendApi::Push)
-        .collect();
+    let pushes = app.pushes();
     assert_eq!(pushes.len(), 2, "seen twice");
     assert_eq!(
         pushes[0].retry_key, pushes[1].retry_key,
@@ -112,12 +116,7 @@ both!(a_lost_response_is_retried_and_409_counts_as_sent, |app| {
         .fail_next(SendApi::Push, 500, FailWhen::AfterAccept, 1);
     let message = app.answer(Duration::from_secs(55), "exactly once").await;
     assert_eq!(message["status"], "sent");
-    let pushes: Vec<_> = app
-        .sim
-        .sent()
-        .into_iter()
-        .filter(|s| s.api == SendApi::Push)
-        .collect();
+    let pushes = app.pushes();
     assert_eq!(
         pushes.iter().map(|p| p.status).collect::<Vec<_>>(),
         [500, 409]

@@ -12,6 +12,13 @@ fn from(user_id: &str, message_id: &str) -> desk_store::InboundEffect {
     }
 }
 
+/// Sets several operators' presence.
+async fn presences(store: &desk_store::Store, changes: &[(desk_core::OperatorId, Presence)]) {
+    for (op, presence) in changes {
+        store.set_presence(*op, *presence).await.expect("presence");
+    }
+}
+
 conformance!(route_department_assigns_queues_and_offers, |store| {
     let (_, scope) = seed(store).await;
     let department = scope.department_id;
@@ -82,14 +89,7 @@ conformance!(route_department_assigns_queues_and_offers, |store| {
             .expect("route")
             .is_empty()
     );
-    store
-        .set_presence(b.id, Presence::Online)
-        .await
-        .expect("presence");
-    store
-        .set_presence(a.id, Presence::Away)
-        .await
-        .expect("presence");
+    presences(store, &[(b.id, Presence::Online), (a.id, Presence::Away)]).await;
     assert_eq!(
         store
             .route_department(department, NOW)
@@ -100,14 +100,11 @@ conformance!(route_department_assigns_queues_and_offers, |store| {
             operators: vec![b.id]
         }]
     );
-    store
-        .set_presence(a.id, Presence::Online)
-        .await
-        .expect("presence");
-    store
-        .set_presence(b.id, Presence::Offline)
-        .await
-        .expect("presence");
+    presences(
+        store,
+        &[(a.id, Presence::Online), (b.id, Presence::Offline)],
+    )
+    .await;
     assert_eq!(
         store
             .route_department(department, NOW)
