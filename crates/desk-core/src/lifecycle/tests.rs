@@ -767,18 +767,27 @@ fn idle_deadlines_outside_business_hours_are_postponed() {
 
     // Through apply: the user's late-evening message moves the deadline to the next morning.
     let open = open_chat(&s);
+    assert_eq!(
+        deadline_after_late_message(&open, &s, &hours),
+        Some((TimerKind::IdleClose, tokyo(3, 10, 0)))
+    );
+}
+
+/// The next deadline after the user writes late in the evening (Tokyo, day 2, 23:00).
+fn deadline_after_late_message(
+    conversation: &Conversation,
+    s: &ChannelSettings,
+    hours: &BusinessHours,
+) -> Option<(TimerKind, Millis)> {
     let t = apply(
-        &open,
+        conversation,
         Command::UserMessage,
-        &s,
-        Some(&hours),
+        s,
+        Some(hours),
         tokyo(2, 23, 0),
     )
     .expect("ok");
-    assert_eq!(
-        t.conversation.next_deadline(),
-        Some((TimerKind::IdleClose, tokyo(3, 10, 0)))
-    );
+    t.conversation.next_deadline()
 }
 
 #[test]
@@ -791,16 +800,8 @@ fn bot_idle_is_never_postponed() {
         s.postpone_outside_business_hours = true;
     });
     let bot = Conversation::start(new_chat(), &s, T0).conversation;
-    let t = apply(
-        &bot,
-        Command::UserMessage,
-        &s,
-        Some(&hours),
-        tokyo(2, 23, 0),
-    )
-    .expect("ok");
     assert_eq!(
-        t.conversation.next_deadline(),
+        deadline_after_late_message(&bot, &s, &hours),
         Some((TimerKind::IdleClose, tokyo(3, 0, 0)))
     );
 }
