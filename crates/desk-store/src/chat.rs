@@ -105,7 +105,7 @@ pub struct InboundItem {
 /// [`Applied`]. The inbox row is claimed for good first: if another processor (after an
 /// expired lease) applied it already, nothing happens, so an event is applied exactly once.
 macro_rules! apply_in_tx {
-    ($tx:expr, $item:expr, $now:expr) => {{
+    ($tx:expr, $capacity_sql:expr, $item:expr, $now:expr) => {{
         let tx = $tx;
         let InboundItem { inbox_id, scope, rules, event_ms, effect } = $item;
         let now: Millis = $now;
@@ -141,10 +141,9 @@ macro_rules! apply_in_tx {
                             applied.conversation_id = Some(ConversationId(conversation));
                             break 'apply applied;
                         }
-                        let line_id = contact.line_id.clone();
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
                         let (conversation, opened) =
-                            user_wrote!(tx, scope, &rules, contact_id, &line_id, now);
+                            user_wrote!(tx, $capacity_sql, scope, &rules, contact_id, now);
                         applied.contact_id = Some(contact_id);
                         applied.conversation_id = Some(conversation);
                         applied.opened = opened;
@@ -198,7 +197,6 @@ macro_rules! apply_in_tx {
                         }
                     }
                     InboundEffect::FriendStatus { contact, status, unblocked } => {
-                        let line_id = contact.line_id.clone();
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
                         applied.contact_id = Some(contact_id);
                         // On the timeline of the contact's latest chat, where operators look.
@@ -220,7 +218,7 @@ macro_rules! apply_in_tx {
                             );
                         }
                         if status == FriendStatus::Blocked {
-                            user_blocked!(tx, contact_id, &line_id, now);
+                            user_blocked!(tx, $capacity_sql, contact_id, now);
                         }
                         append_event!(
                             &mut **tx,
@@ -298,11 +296,15 @@ impl Store {
         items: Vec<InboundItem>,
         now: Millis,
     ) -> Result<Vec<Applied>> {
+        let capacity = self.per_backend(
+            crate::lifecycle::CAPACITY_SQLITE,
+            crate::lifecycle::CAPACITY_POSTGRES,
+        );
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let mut results = Vec::with_capacity(items.len());
             for item in items {
-                results.push(apply_in_tx!(&mut tx, item, now));
+                results.push(apply_in_tx!(&mut tx, capacity, item, now));
             }
             tx.commit().await?;
             Ok(results)

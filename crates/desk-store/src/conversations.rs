@@ -45,9 +45,7 @@ impl Store {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let transition = transition_in_tx!(&mut tx, capacity, id, command, rules, now)?
-                .ok_or_else(|| {
-                    StoreError::Conflict("the chat changed at the same time; try again".into())
-                })?;
+                .ok_or_else(|| StoreError::Conflict(crate::lifecycle::CHAT_CHANGED.into()))?;
             tx.commit().await?;
             Ok(transition)
         })

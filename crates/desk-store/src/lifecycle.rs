@@ -22,6 +22,9 @@ pub struct ChatRules {
 /// A shared, cheap-to-clone [`ChatRules`].
 pub type Rules = Arc<ChatRules>;
 
+/// Why a transition was not saved: another writer changed the chat first.
+pub(crate) const CHAT_CHANGED: &str = "the chat changed at the same time; try again";
+
 /// The lifecycle columns of a conversation, plus what the store needs around them.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct LifecycleRow {
@@ -166,7 +169,7 @@ macro_rules! insert_conversation {
 /// state change go to the realtime log; a closing message is queued for sending. `$tx` is a
 /// `&mut Transaction`.
 macro_rules! record_transition {
-    ($tx:expr, $brand:expr, $channel:expr, $to_line_id:expr, $transition:expr, $now:expr) => {{
+    ($tx:expr, $brand:expr, $channel:expr, $transition:expr, $now:expr) => {{
         let t: &desk_core::lifecycle::Transition = $transition;
         let brand = desk_core::BrandId($brand);
         let id = t.conversation.id;
@@ -177,8 +180,13 @@ macro_rules! record_transition {
                         serde_json::json!({"conversation_id": id, "kind": "lifecycle", "event": event}), $now);
                 }
                 desk_core::lifecycle::Effect::SendClosingMessage { message } => {
+                    // The recipient is looked up only here: few transitions send anything.
+                    let (to,): (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
+                        .bind(t.conversation.contact.0)
+                        .fetch_one(&mut **$tx)
+                        .await?;
                     let body = serde_json::json!({"type": "text", "text": message.as_str()});
-                    queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, $to_line_id, desk_core::MessageKind::Text, body, $now);
+                    queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, &to, desk_core::MessageKind::Text, body, $now);
                 }
                 // Routing runs in the server (desk-core's Router); nothing to store here.
                 desk_core::lifecycle::Effect::Route { .. }
@@ -291,11 +299,7 @@ macro_rules! transition_in_tx {
                 if !save_lifecycle!(&mut **tx, &transition.conversation, row.version) {
                     return Ok(None);
                 }
-                let to: (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
-                    .bind(row.contact_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                record_transition!(tx, row.brand_id, row.channel_id, &to.0, &transition, now);
+                record_transition!(tx, row.brand_id, row.channel_id, &transition, now);
             }
             Ok::<_, $crate::StoreError>(Some(transition))
         }

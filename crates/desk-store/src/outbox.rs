@@ -75,9 +75,7 @@ impl Store {
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
             check_capacity!(&mut tx, capacity, &row, &transition);
             if !save_lifecycle!(&mut *tx, &transition.conversation, row.version) {
-                return Err(StoreError::Conflict(
-                    "the chat changed at the same time; try again".into(),
-                ));
+                return Err(StoreError::Conflict(crate::lifecycle::CHAT_CHANGED.into()));
             }
             let brand = desk_core::BrandId(row.brand_id);
             let id = queue_send!(
@@ -91,7 +89,7 @@ impl Store {
                 line_message,
                 now
             );
-            record_transition!(&mut tx, row.brand_id, row.channel_id, &to, &transition, now);
+            record_transition!(&mut tx, row.brand_id, row.channel_id, &transition, now);
             tx.commit().await?;
             Ok::<_, StoreError>(id)
         })?;

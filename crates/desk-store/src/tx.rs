@@ -49,7 +49,7 @@ macro_rules! upsert_contact {
 /// timestamp: every deadline then lives on one clock (the timer worker's), whatever the skew
 /// between LINE and this server. LINE's timestamp still orders the messages.
 macro_rules! user_wrote {
-    ($tx:expr, $scope:expr, $rules:expr, $contact:expr, $to_line_id:expr, $now:expr) => {{
+    ($tx:expr, $capacity_sql:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
         let rules: &$crate::ChatRules = $rules;
         let live: Option<(uuid::Uuid,)> =
@@ -60,21 +60,9 @@ macro_rules! user_wrote {
         match live {
             Some((id,)) => {
                 let id = desk_core::ConversationId(id);
-                let row = load_lifecycle!(&mut **$tx, id).ok_or($crate::StoreError::NotFound("conversation"))?;
-                let transition = desk_core::lifecycle::apply(
-                    &row.conversation()?,
-                    desk_core::lifecycle::Command::UserMessage,
-                    &rules.settings,
-                    rules.hours.as_ref(),
-                    $now,
-                )
-                .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
-                if transition.changed {
-                    if !save_lifecycle!(&mut **$tx, &transition.conversation, row.version) {
-                        return Err($crate::StoreError::Conflict("the chat changed at the same time".into()));
-                    }
-                    record_transition!($tx, row.brand_id, row.channel_id, $to_line_id, &transition, $now);
-                }
+                let command = Some(desk_core::lifecycle::Command::UserMessage);
+                transition_in_tx!(&mut *$tx, $capacity_sql, id, command, rules, $now)?
+                    .ok_or_else(|| $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()))?;
                 (id, false)
             }
             None => {
@@ -98,7 +86,7 @@ macro_rules! user_wrote {
                 insert_conversation!(&mut **$tx, $scope.brand_id.0, $scope.channel_id.0, &started.conversation);
                 append_event!(&mut **$tx, $scope.brand_id, Some(id), "conversation.opened",
                     serde_json::json!({"conversation_id": id, "contact_id": contact}), $now);
-                record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, $to_line_id, &started, $now);
+                record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, &started, $now);
                 (id, true)
             }
         }
@@ -108,7 +96,7 @@ macro_rules! user_wrote {
 /// The user blocked the account: their live conversation (if any) closes with `blocked`.
 /// `$tx` is a `&mut Transaction`.
 macro_rules! user_blocked {
-    ($tx:expr, $contact:expr, $to_line_id:expr, $now:expr) => {{
+    ($tx:expr, $capacity_sql:expr, $contact:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
         let live: Option<(uuid::Uuid,)> = sqlx::query_as(
             "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
@@ -117,33 +105,18 @@ macro_rules! user_blocked {
         .fetch_optional(&mut **$tx)
         .await?;
         if let Some((id,)) = live {
-            let id = desk_core::ConversationId(id);
-            let row = load_lifecycle!(&mut **$tx, id)
-                .ok_or($crate::StoreError::NotFound("conversation"))?;
             // Blocking needs no settings: it closes at once and sends nothing.
-            let transition = desk_core::lifecycle::apply(
-                &row.conversation()?,
-                desk_core::lifecycle::Command::Blocked,
-                &desk_core::ChannelSettings::default(),
-                None,
-                $now,
-            )
-            .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
-            if transition.changed {
-                if !save_lifecycle!(&mut **$tx, &transition.conversation, row.version) {
-                    return Err($crate::StoreError::Conflict(
-                        "the chat changed at the same time".into(),
-                    ));
-                }
-                record_transition!(
-                    $tx,
-                    row.brand_id,
-                    row.channel_id,
-                    $to_line_id,
-                    &transition,
-                    $now
-                );
-            }
+            let command = Some(desk_core::lifecycle::Command::Blocked);
+            let rules = $crate::ChatRules::default();
+            transition_in_tx!(
+                &mut *$tx,
+                $capacity_sql,
+                desk_core::ConversationId(id),
+                command,
+                &rules,
+                $now
+            )?
+            .ok_or_else(|| $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()))?;
         }
     }};
 }
