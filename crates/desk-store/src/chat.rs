@@ -408,9 +408,10 @@ impl Store {
         .ok_or(StoreError::NotFound("message"))
     }
 
-    /// The conversation's unused reply token, if any.
+    /// The conversation's unused reply token, if any. A read: the send that uses it takes it
+    /// with [`Store::take_reply_token`], which is what makes it single-use.
     pub async fn reply_token(&self, conversation: ConversationId) -> Result<Option<ReplyToken>> {
-        let row: Option<(Option<String>, Option<Millis>)> = on_write!(self.backend(), |pool| {
+        let row: Option<(Option<String>, Option<Millis>)> = on_read!(self.backend(), |pool| {
             sqlx::query_as("SELECT reply_token, reply_token_ms FROM conversations WHERE id = $1")
                 .bind(conversation.0)
                 .fetch_optional(pool)

@@ -30,7 +30,10 @@ pub async fn prepare(
     chat: &mut ChatMemo,
     now: Millis,
 ) -> Result<InboundItem, InboundError> {
-    let channel = state.store.channel(row.channel_id).await?;
+    let channel = state
+        .channels
+        .by_id(&state.store, row.channel_id, now)
+        .await?;
     let scope = ChannelScope {
         channel_id: channel.id,
         brand_id: channel.brand_id,
