@@ -43,18 +43,15 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 Vec::new()
             }
         };
-        let busy = !rows.is_empty();
-        if busy {
-            process(&state, rows).await;
-        }
-        if !busy {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = state.wake.inbox.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+        if rows.is_empty() {
+            if !super::idle(&cancel, &state.wake.inbox, None, now, IDLE_POLL).await {
+                return;
             }
-        } else if cancel.is_cancelled() {
-            return;
+        } else {
+            process(&state, rows).await;
+            if cancel.is_cancelled() {
+                return;
+            }
         }
     }
 }

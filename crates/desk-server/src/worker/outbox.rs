@@ -42,19 +42,22 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             })
             .await;
         if busy {
+            if cancel.is_cancelled() {
+                return;
+            }
             continue;
         }
-        let sleep = match state.store.outbox_next_due().await {
-            Ok(Some(due)) => {
-                Duration::from_millis(u64::try_from(due - state.clock.now_ms()).unwrap_or(0))
-                    .min(MAX_SLEEP)
-            }
-            _ => MAX_SLEEP,
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = state.wake.outbox.notified() => {}
-            _ = tokio::time::sleep(sleep) => {}
+        let next = state.store.outbox_next_due().await.ok().flatten();
+        if !super::idle(
+            &cancel,
+            &state.wake.outbox,
+            next,
+            state.clock.now_ms(),
+            MAX_SLEEP,
+        )
+        .await
+        {
+            return;
         }
     }
 }

@@ -22,22 +22,25 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         match state.store.due_conversations(now, BATCH).await {
             Ok(due) if !due.is_empty() => {
                 fire(&state, due, now).await;
+                if cancel.is_cancelled() {
+                    return;
+                }
                 continue;
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "timer query failed"),
         }
-        let sleep = match state.store.next_deadline().await {
-            Ok(Some(at)) => {
-                Duration::from_millis(u64::try_from(at - state.clock.now_ms()).unwrap_or(0))
-                    .min(MAX_SLEEP)
-            }
-            _ => MAX_SLEEP,
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = state.wake.timers.notified() => {}
-            _ = tokio::time::sleep(sleep) => {}
+        let next = state.store.next_deadline().await.ok().flatten();
+        if !super::idle(
+            &cancel,
+            &state.wake.timers,
+            next,
+            state.clock.now_ms(),
+            MAX_SLEEP,
+        )
+        .await
+        {
+            return;
         }
     }
 }
