@@ -72,14 +72,7 @@ pub async fn deliver(
         .push(&token, &job.to_line_id, &messages, job.id.0)
         .await
     {
-        Ok(sent) => {
-            let first = sent.sent_messages.into_iter().next();
-            SendOutcome::Sent {
-                via: SentVia::Push,
-                line_message_id: first.as_ref().map(|m| m.id.clone()),
-                quote_token: first.and_then(|m| m.quote_token),
-            }
-        }
+        Ok(sent) => accepted(SentVia::Push, sent),
         // LINE already accepted this retry key: an earlier attempt got through.
         Err(e) if e.is_conflict() => SendOutcome::Sent {
             via: SentVia::Push,
@@ -117,14 +110,7 @@ async fn try_reply(
         return None;
     }
     match state.line.reply(token, &reply_token, messages).await {
-        Ok(sent) => {
-            let first = sent.sent_messages.into_iter().next();
-            Some(SendOutcome::Sent {
-                via: SentVia::Reply,
-                line_message_id: first.as_ref().map(|m| m.id.clone()),
-                quote_token: first.and_then(|m| m.quote_token),
-            })
-        }
+        Ok(sent) => Some(accepted(SentVia::Reply, sent)),
         Err(e) => {
             // Expired or rejected token, or an unknown outcome: fall back to push. After a
             // transport error the reply may have arrived anyway; reply has no retry key, so
@@ -172,5 +158,15 @@ fn retry_or_fail(policy: &RetryPolicy, job: &OutboxJob, error: String, now: Mill
         SendOutcome::Failed {
             reason: format!("gave up after {attempts} attempts: {error}"),
         }
+    }
+}
+
+/// LINE accepted the send: keep the id and quote token of the (first) message it created.
+fn accepted(via: SentVia, response: line_api::client::SendResponse) -> SendOutcome {
+    let first = response.sent_messages.into_iter().next();
+    SendOutcome::Sent {
+        via,
+        line_message_id: first.as_ref().map(|m| m.id.clone()),
+        quote_token: first.and_then(|m| m.quote_token),
     }
 }
