@@ -73,15 +73,14 @@ both!(a_completed_chat_refuses_replies, |app| {
     let user = app.user("U0000000000000000000000000000f00d", "Emi");
     app.say(&user, "thanks, bye").await;
     let conversation = app.only_conversation().await;
-    let id: desk_core::ConversationId = conversation.parse().expect("uuid");
-    app.store()
-        .close_conversation(
-            id,
-            desk_core::CloseReason::Operator,
-            desk_server::clock::now_ms(),
+    let closed = app
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{conversation}/close"),
+            json!({}),
         )
-        .await
-        .expect("close");
+        .await;
+    assert_eq!(closed.status(), 200);
     let refused = app
         .post_message(&conversation, json!({"text": "one more thing"}))
         .await;

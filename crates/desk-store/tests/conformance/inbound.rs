@@ -108,19 +108,20 @@ conformance!(
         let (_, scope) = seed(store).await;
         let first = apply(store, scope, "a", says("m1", "hi")).await;
         let old = first.conversation_id.expect("conversation");
-        assert!(
-            store
-                .close_conversation(old, desk_core::CloseReason::Operator, NOW + 1)
-                .await
-                .expect("close")
-        );
-        assert!(
-            !store
-                .close_conversation(old, desk_core::CloseReason::Idle, NOW + 2)
-                .await
-                .expect("close"),
-            "closes once"
-        );
+        let op = operator(store, "op@example.com").await;
+        let close = || desk_core::lifecycle::Command::Close { operator: op.id };
+        let rules = desk_store::ChatRules::default();
+        let closed = store
+            .command(old, close(), &rules, NOW + 1)
+            .await
+            .expect("close");
+        assert!(closed.changed);
+        match store.command(old, close(), &rules, NOW + 2).await {
+            Err(desk_store::StoreError::Conflict(m)) => {
+                assert_eq!(m, "this chat is completed", "closes once")
+            }
+            other => panic!("a second close must be refused, got {other:?}"),
+        }
         let next = apply(store, scope, "b", says("m2", "again")).await;
         assert!(next.opened);
         let new = store

@@ -135,8 +135,9 @@ conformance!(sends_go_through_the_outbox, |store| {
 conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
     let (_, scope, conv) = conversation(store).await;
     let op = operator(store, "op@example.com").await;
+    let close = desk_core::lifecycle::Command::Close { operator: op.id };
     store
-        .close_conversation(conv, desk_core::CloseReason::Operator, NOW)
+        .command(conv, close, &desk_store::ChatRules::default(), NOW)
         .await
         .expect("close");
     match send(store, conv, op.id, "x").await {
