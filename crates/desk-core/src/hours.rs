@@ -192,7 +192,7 @@ pub struct BusinessHours {
 }
 
 /// jiff's bundled database, built once: the lookup must not depend on the host's zoneinfo.
-fn tz_database() -> &'static TimeZoneDatabase {
+pub(crate) fn tz_database() -> &'static TimeZoneDatabase {
     static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
     DB.get_or_init(TimeZoneDatabase::bundled)
 }

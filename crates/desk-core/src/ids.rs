@@ -60,4 +60,8 @@ id_type!(
     MessageId,
     /// One pending send; its id doubles as LINE's `X-Line-Retry-Key`.
     OutboxId,
+    /// One stored attachment (image, audio, video or file), either direction.
+    MediaId,
+    /// A "connect a LINE channel" wizard in progress.
+    WizardId,
 );

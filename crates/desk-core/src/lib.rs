@@ -3,17 +3,25 @@
 //! conversation lifecycle and routing. No IO, no async, no clock: callers pass `now` in, so
 //! every rule is testable without sleeping.
 
+pub mod access;
+pub mod account;
+pub mod channel_setup;
+pub mod bot;
 pub mod conversation;
 pub mod hours;
 pub mod ids;
 pub mod lifecycle;
+pub mod media;
 pub mod message;
 pub mod routing;
+pub mod sealed;
 pub mod secret;
 pub mod send;
 pub mod settings;
 pub mod time;
 
+pub use access::{Access, BrandFilter, Denied, Scope};
+pub use account::{AccountError, DisplayName, Email, Locale, NewPassword, TimeZoneName};
 pub use conversation::{CloseReason, ConversationState, FriendStatus};
 pub use hours::{BusinessHours, BusinessHoursSpec, HoursError, OpenInterval, WeeklySchedule};
 pub use ids::*;
@@ -21,8 +29,10 @@ pub use lifecycle::{
     Command, Conversation, ConversationRow, Effect, LifecycleError, NewConversation, Phase,
     RowError, TimelineEvent, TimerKind, TransferTarget, Transition, apply, idle_deadline,
 };
+pub use media::{MediaKind, MediaState};
 pub use message::{Direction, MessageKind, MessageStatus, OutgoingText, TextError};
 pub use routing::{OperatorStatus, Presence, Router, Routing, RoutingError, RoutingMode};
+pub use sealed::Sealed;
 pub use secret::Secret;
 pub use send::{ReplyToken, RetryPolicy, SendRoute};
 pub use settings::{

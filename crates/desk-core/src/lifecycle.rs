@@ -210,6 +210,9 @@ pub enum Command {
     },
     /// The chatbot gives the chat to its department.
     Handoff,
+    /// The chatbot ends the chat (an external bot answered `close`): completed with
+    /// `bot_idle`, as when its idle time runs out, but without the idle closing message.
+    BotClose,
     /// An operator takes a chat from the chatbot.
     TakeOver {
         /// Who takes it.
@@ -644,6 +647,7 @@ pub fn apply(
         Command::Transfer { to, note } => step.transfer(to, note)?,
         Command::Close { operator } => step.close(CloseReason::Operator, Some(operator)),
         Command::Handoff => step.handoff()?,
+        Command::BotClose => step.bot_close()?,
         Command::TakeOver { operator } => step.take_over(operator)?,
         Command::HandBack => step.hand_back()?,
         Command::Blocked => step.close(CloseReason::Blocked, None),
@@ -836,14 +840,32 @@ impl Step<'_> {
                 state: self.conv.state(),
             });
         };
+        // Handed off while the department is closed, the chat waits for the next opening:
+        // the pickup time counts from then, so it is not missed overnight.
+        let from = match self.hours {
+            Some(hours) if !hours.is_open(self.now) => {
+                hours.next_opening(self.now).unwrap_or(self.now)
+            }
+            _ => self.now,
+        };
         self.conv.phase = Phase::Waiting {
             assignee: None,
-            pickup_deadline_ms: self.now.saturating_add(self.settings.pickup_ms()),
+            pickup_deadline_ms: from.saturating_add(self.settings.pickup_ms()),
         };
         self.timeline(TimelineEvent::HandedOff);
         self.effects.push(Effect::Route {
             department: self.conv.department,
         });
+        Ok(())
+    }
+
+    fn bot_close(&mut self) -> Result<(), LifecycleError> {
+        let Phase::Bot { .. } = self.conv.phase else {
+            return Err(LifecycleError::NotWithBot {
+                state: self.conv.state(),
+            });
+        };
+        self.close(CloseReason::BotIdle, None);
         Ok(())
     }
 

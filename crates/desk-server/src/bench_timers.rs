@@ -36,7 +36,9 @@ pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
         bot_user_id: None,
         display_name: "Bench".into(),
     };
-    let channel = add_channel(&store, setup, seeded_at).await?;
+    let secret_key = desk_server::crypto::SecretKey::generate();
+    let cipher = desk_server::crypto::Cipher::new(&secret_key);
+    let channel = add_channel(&store, &cipher, setup, seeded_at).await?;
 
     let n = args.conversations;
     let spread = i64::try_from(args.spread_secs * 1_000)?;
@@ -69,6 +71,8 @@ pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
             line_api_base: "http://127.0.0.1:9".into(),
             line_data_base: "http://127.0.0.1:9".into(),
             public_url: None,
+            secret_key,
+            media: desk_server::media::MediaConfig::new(dir.path()),
         },
         listener,
     )

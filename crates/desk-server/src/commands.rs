@@ -2,8 +2,11 @@
 
 use anyhow::Context as _;
 use desk_core::Role;
+use desk_core::channel_setup::parse_channel_secret;
 use desk_server::clock::now_ms;
 use desk_server::config::{ChannelCommand, Command, ServeArgs, StoreArgs, UserCommand};
+use desk_server::crypto::Cipher;
+use desk_server::service::accounts::{set_password, setup_link};
 use desk_server::setup::{ChannelSetup, add_channel, add_user};
 use desk_server::{Server, ServerConfig, open_store};
 use tokio::net::TcpListener;
@@ -22,6 +25,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Add(args)) => {
+            // Checked before anything is written, so a short password adds no user.
+            if let Some(password) = &args.password {
+                desk_core::NewPassword::parse(password).context("--password")?;
+            }
             let store = open(&args.store).await?;
             let role = if args.admin {
                 Role::Admin
@@ -34,10 +41,17 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 "added {} ({}) as {}",
                 operator.display_name, operator.email, operator.role
             );
+            if let Some(password) = &args.password {
+                set_password(&store, operator.id, password)
+                    .await
+                    .context("--password")?;
+                println!("console password set: log in at /login with {}", operator.email);
+            }
             println!("API token (shown once): {token}");
             Ok(())
         }
         Command::BenchTimers(args) => crate::bench_timers::run(args).await,
+        Command::BenchSse(args) => crate::bench_sse::run(args).await,
         Command::BenchWebhook(args) => {
             let text = std::fs::read_to_string(&args.requests)
                 .with_context(|| format!("cannot read {}", args.requests.display()))?;
@@ -61,15 +75,17 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(ChannelCommand::Add(args)) => {
-            validate_secret(&args.secret)?;
+            let secret = parse_channel_secret(args.secret.expose()).map_err(anyhow::Error::msg)?;
+            let cipher = Cipher::new(&args.store.secret_key()?);
             let store = open(&args.store).await?;
             let channel = add_channel(
                 &store,
+                &cipher,
                 ChannelSetup {
                     brand: args.brand,
                     department: args.department,
                     line_channel_id: args.line_channel_id,
-                    secret: args.secret,
+                    secret: secret.expose().to_owned(),
                     channel_key: args.channel_key,
                     bot_user_id: None,
                     display_name: String::new(),
@@ -77,18 +93,18 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 now_ms(),
             )
             .await?;
+            let change = desk_store::SettingsChange {
+                brand_id: Some(channel.brand_id),
+                actor: desk_store::Actor::Cli,
+                action: "channel.connected",
+                target: format!("channel:{}", channel.id),
+                detail: serde_json::json!({"line_channel_id": channel.line_channel_id}),
+            };
+            store.record_audit(&change, now_ms()).await?;
             println!("webhook path: /line/webhook/{}", channel.channel_key);
             Ok(())
         }
     }
-}
-
-fn validate_secret(secret: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        secret.len() == 32 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
-        "--secret: a LINE channel secret is 32 hexadecimal characters"
-    );
-    Ok(())
 }
 
 async fn open(args: &StoreArgs) -> anyhow::Result<desk_store::Store> {
@@ -107,11 +123,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             line_api_base: args.line.line_api_base,
             line_data_base: args.line.line_data_base,
             public_url: args.public_url,
+            secret_key: args.store.secret_key()?,
+            media: args.media.media_config(&args.store.data_dir),
         },
         listener,
     )
     .await?;
     eprintln!("linedesk listening on http://{}", server.addr);
+    announce_setup(&server, server.state.public_url.as_deref()).await?;
     let cancel = server.cancel_token();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -119,6 +138,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     server.wait().await;
     server.shutdown().await;
+    Ok(())
+}
+
+/// On a desk with no accounts yet, prints the one-time link that creates the admin.
+async fn announce_setup(server: &Server, public_url: Option<&str>) -> anyhow::Result<()> {
+    let base = public_url.map_or_else(|| format!("http://{}", server.addr), str::to_owned);
+    if let Some(link) = setup_link(&server.state.store, &base, now_ms()).await? {
+        let message = format!("Open {link} to create the admin account");
+        tracing::info!("{message}");
+        println!("{message}");
+    }
     Ok(())
 }
 

@@ -47,6 +47,8 @@ pub enum Command {
     BenchWebhook(BenchArgs),
     /// Seed many open chats with deadlines over an hour and report timer lateness and idle CPU.
     BenchTimers(BenchTimersArgs),
+    /// Hold many console SSE streams open while LINE users write; report delivery latency and RSS.
+    BenchSse(BenchSseArgs),
 }
 
 /// `linedesk bench-timers`.
@@ -74,6 +76,30 @@ pub struct BenchTimersArgs {
     pub observe_secs: u64,
     /// Postgres URL (default: a temporary SQLite file).
     #[arg(long, env = "LINEDESK_BENCH_TIMERS_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// `linedesk bench-sse`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchSseArgs {
+    /// Console SSE streams held open (spread evenly over the brands).
+    #[arg(long, env = "LINEDESK_BENCH_SSE_CONNECTIONS", default_value_t = 1_000)]
+    pub connections: usize,
+    /// Brands, each with one channel; every stream watches one brand.
+    #[arg(long, env = "LINEDESK_BENCH_SSE_BRANDS", default_value_t = 1)]
+    pub brands: usize,
+    /// Simulated LINE users writing, in turn (spread evenly over the brands).
+    #[arg(long, env = "LINEDESK_BENCH_SSE_USERS", default_value_t = 1_000)]
+    pub users: usize,
+    /// Webhook messages per second (one text message per request).
+    #[arg(long, env = "LINEDESK_BENCH_SSE_RATE", default_value_t = 1_000)]
+    pub rate: u32,
+    /// Seconds to send.
+    #[arg(long, env = "LINEDESK_BENCH_SSE_SECONDS", default_value_t = 30)]
+    pub seconds: u64,
+    /// A Postgres server URL: the bench creates a fresh database on it (default: SQLite in a
+    /// temporary directory).
+    #[arg(long, env = "LINEDESK_BENCH_SSE_DATABASE_URL")]
     pub database_url: Option<String>,
 }
 
@@ -109,9 +135,22 @@ pub struct StoreArgs {
     /// Postgres pool size.
     #[arg(long, env = "LINEDESK_DATABASE_POOL", default_value_t = 16)]
     pub database_pool: u32,
+    /// Key sealing channel secrets and tokens at rest: 32 bytes as base64 or hex. When unset,
+    /// `secret.key` in the data directory is used (created on first run). Instances sharing a
+    /// Postgres database must all use the same key.
+    #[arg(long, env = "LINEDESK_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<desk_core::Secret>,
 }
 
 impl StoreArgs {
+    /// The key that seals secrets at rest (see [`StoreArgs::secret_key`]).
+    pub fn secret_key(&self) -> Result<crate::crypto::SecretKey, crate::crypto::KeyError> {
+        crate::crypto::SecretKey::load(
+            self.secret_key.as_ref().map(desk_core::Secret::expose),
+            &self.data_dir,
+        )
+    }
+
     /// The store configuration these flags describe.
     pub fn store_config(&self) -> StoreConfig {
         match &self.database_url {
@@ -150,6 +189,50 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub line: LineArgs,
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Media storage and conversion.
+#[derive(Debug, Clone, Args)]
+pub struct MediaArgs {
+    /// Where media is stored: unset for `{data dir}/media`, or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the `AWS_*` variables).
+    #[arg(long, env = "LINEDESK_MEDIA_STORE")]
+    pub media_store: Option<String>,
+    /// Days a signed media link (the URL LINE fetches) stays valid; LINE fetches lazily.
+    #[arg(long, env = "LINEDESK_MEDIA_URL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(14..=3650))]
+    pub media_url_days: u64,
+    /// Delete media users sent after this many days (unset: keep).
+    #[arg(long, env = "LINEDESK_MEDIA_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_retention_days: Option<u64>,
+    /// The ffmpeg program (converts ogg audio and 3gp video, takes video preview frames).
+    #[arg(long, env = "LINEDESK_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+    /// Seconds one conversion may take before it is stopped.
+    #[arg(
+        long,
+        env = "LINEDESK_MEDIA_CONVERT_TIMEOUT_SECS",
+        default_value_t = 120
+    )]
+    pub media_convert_timeout_secs: u64,
+}
+
+impl MediaArgs {
+    /// The media configuration these flags describe, for a data directory.
+    pub fn media_config(&self, data_dir: &std::path::Path) -> crate::media::MediaConfig {
+        const DAY: u64 = 86_400;
+        crate::media::MediaConfig {
+            data_dir: data_dir.to_owned(),
+            store_url: self.media_store.clone(),
+            url_ttl: std::time::Duration::from_secs(self.media_url_days * DAY),
+            retention: self
+                .media_retention_days
+                .map(|d| std::time::Duration::from_secs(d * DAY)),
+            ffmpeg: self.ffmpeg.clone(),
+            convert_timeout: std::time::Duration::from_secs(self.media_convert_timeout_secs),
+        }
+    }
 }
 
 /// `linedesk demo`.
@@ -167,6 +250,9 @@ pub struct DemoArgs {
     /// Data directory (default: a fresh temporary one for every demo run).
     #[arg(long, env = "LINEDESK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Console password of both demo users (default: a random one, printed at start).
+    #[arg(long, env = "LINEDESK_DEMO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
 }
 
 /// `linedesk sim`.
@@ -196,6 +282,10 @@ pub struct UserAddArgs {
     /// Make the user an admin (all brands).
     #[arg(long, env = "LINEDESK_USER_ADMIN")]
     pub admin: bool,
+    /// Console password (at least 10 characters); without it the user has only the API token
+    /// until an admin sends them an invite link.
+    #[arg(long, env = "LINEDESK_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -221,8 +311,8 @@ pub struct ChannelAddArgs {
     #[arg(long, env = "LINEDESK_LINE_CHANNEL_ID")]
     pub line_channel_id: String,
     /// LINE Channel secret (32 hex characters).
-    #[arg(long, env = "LINEDESK_CHANNEL_SECRET")]
-    pub secret: String,
+    #[arg(long, env = "LINEDESK_CHANNEL_SECRET", hide_env_values = true)]
+    pub secret: desk_core::Secret,
     /// Webhook key to use (default: random).
     #[arg(long, env = "LINEDESK_CHANNEL_KEY")]
     pub channel_key: Option<String>,

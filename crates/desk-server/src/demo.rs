@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use desk_core::Role;
 use desk_server::clock::now_ms;
 use desk_server::config::DemoArgs;
+use desk_server::http::auth::new_secret;
+use desk_server::service::accounts::set_password;
 use desk_server::setup::{ChannelSetup, add_channel, add_user};
 use desk_server::{Server, ServerConfig};
 use desk_store::StoreConfig;
@@ -79,7 +81,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             },
             line_api_base: sim_url.clone(),
             line_data_base: sim_url.clone(),
-            public_url: None,
+            // The simulator reaches the desk here; the connect wizard registers it as the webhook.
+            public_url: Some(format!("http://{}", listener.local_addr()?)),
+            secret_key: desk_server::crypto::SecretKey::load(None, &data_dir)?,
+            media: desk_server::media::MediaConfig::new(&data_dir),
         },
         listener,
     )
@@ -88,6 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let now = now_ms();
     let channel = add_channel(
         store,
+        &server.state.cipher,
         ChannelSetup {
             brand: "Demo Shop".into(),
             department: "Support".into(),
@@ -100,7 +106,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    let (_, admin_token) = add_user(
+    // 16 URL-safe characters (96 bits): short enough to type, too long to guess.
+    let password = args
+        .password
+        .clone()
+        .unwrap_or_else(|| new_secret().chars().take(16).collect());
+    let (admin, admin_token) = add_user(
         store,
         "admin@demo.linedesk",
         "Admin",
@@ -109,7 +120,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    let (_, operator_token) = add_user(
+    let (operator, operator_token) = add_user(
         store,
         "operator@demo.linedesk",
         "Operator",
@@ -118,6 +129,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    // Operators see the chats of their departments: the demo operator serves the channel's.
+    store
+        .add_department_member(channel.department_id, operator.id)
+        .await?;
+    for user in [&admin, &operator] {
+        set_password(store, user.id, &password)
+            .await
+            .context("demo password")?;
+    }
     let base = format!("http://{}", server.addr);
     sim.set_webhook(
         CHANNEL_ID,
@@ -128,6 +148,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  desk:            {base}");
     println!("  LINE simulator:  {sim_url}  (GET /sim/sent lists what the desk sent)");
     println!("  data directory:  {}", data_dir.display());
+    println!(
+        "  console login:   {base}/login as {} or {}, password {password}",
+        admin.email, operator.email
+    );
     println!("  admin API token:    {admin_token}");
     println!("  operator API token: {operator_token}");
     println!("  try: curl -H 'Authorization: Bearer {admin_token}' {base}/api/v1/conversations");

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The change conflicts with the state (e.g. sending into a completed chat).
     #[error("{0}")]
     Conflict(String),
+    /// LINE could not be reached or answered unexpectedly; the message says what happened.
+    #[error("{0}")]
+    Upstream(String),
     /// Something failed on our side; details are logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "line_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

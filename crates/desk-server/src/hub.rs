@@ -1,6 +1,7 @@
 //! The realtime hub: one tailer task per server instance reads new rows from the `events`
-//! table and fans them out through a [`tokio::sync::broadcast`] channel to the SSE streams,
-//! each of which keeps only its own brand's events.
+//! table and fans them out to the SSE streams through one [`tokio::sync::broadcast`] channel
+//! per brand, so a stream wakes only for its own brand's events (with a thousand consoles over
+//! many brands, one shared channel would wake every stream for every event).
 //!
 //! Publishers never send through the hub. The events table is the only source of truth (every
 //! change appends its event inside its own transaction), so a publisher commits, then calls
@@ -24,11 +25,12 @@
 //! after `Last-Event-ID`, or catch-up after it lagged) to the broadcast without a gap and without
 //! sending any id twice, while remembering only the few ids above that mark.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use desk_core::BrandId;
 use desk_store::{Event, Store, StoreError};
 use tokio::sync::{Notify, broadcast};
@@ -52,12 +54,13 @@ pub const GAP_WATCH: Duration = Duration::from_secs(10);
 pub const LOOKBACK: i64 = 1000;
 /// Rows per table read (tailer and replay).
 const PAGE: i64 = 500;
-/// Broadcast items kept for slow subscribers; one that falls further behind re-reads the table.
-const CAPACITY: usize = 4096;
+/// Broadcast items kept per brand for slow subscribers; one that falls further behind re-reads
+/// the table. Each brand with a live stream allocates this many slots up front.
+const CAPACITY: usize = 1024;
 /// Longest wait between attempts to re-establish `LISTEN`.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// One event as SSE streams send it, serialized once for every subscriber.
+/// One event as SSE streams send it, serialized and encoded once for every subscriber.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
     /// `events.id`: the SSE `id:`.
@@ -65,20 +68,32 @@ pub struct Frame {
     /// The brand whose stream carries it.
     pub brand_id: BrandId,
     /// The SSE `event:` (`message.created`, …).
-    pub kind: String,
+    pub kind: Arc<str>,
     /// The row as JSON: the SSE `data:`.
-    pub data: String,
+    pub data: Arc<str>,
+    /// The whole SSE event (`id:`, `event:` and `data:` lines), which every stream writes as
+    /// it is: with a thousand consoles on one brand, encoding per stream would dominate.
+    pub sse: Bytes,
 }
 
 impl Frame {
     /// The frame for a row of the events table.
     pub fn new(event: &Event) -> Frame {
+        // An Event holds only serializable values; the fallback is never used.
+        let data = serde_json::to_string(event).unwrap_or_else(|_| "null".to_owned());
+        Frame::from_parts(event.id, event.brand_id, &event.kind, data)
+    }
+
+    fn from_parts(id: i64, brand_id: BrandId, kind: &str, data: String) -> Frame {
+        // Compact JSON holds no line breaks, so one `data:` line carries it; a kind never
+        // holds one either (they are constants such as `message.created`).
+        let sse = Bytes::from(format!("id: {id}\nevent: {kind}\ndata: {data}\n\n"));
         Frame {
-            id: event.id,
-            brand_id: event.brand_id,
-            kind: event.kind.clone(),
-            // An Event holds only serializable values; the fallback is never used.
-            data: serde_json::to_string(event).unwrap_or_else(|_| "null".to_owned()),
+            id,
+            brand_id,
+            kind: kind.into(),
+            data: data.into(),
+            sse,
         }
     }
 }
@@ -103,25 +118,35 @@ pub struct Hub {
 
 struct Inner {
     store: Store,
-    sender: broadcast::Sender<Arc<Published>>,
+    /// One channel per brand that has live streams; dropped when its last stream ends.
+    brands: Mutex<HashMap<BrandId, broadcast::Sender<Arc<Published>>>>,
     /// The tailer's settled mark, published after the items it covers were sent.
     settled: AtomicI64,
     /// A commit in this process.
     local: Notify,
     /// A commit elsewhere (`NOTIFY` from another instance).
     remote: Notify,
-    /// Ends the tailer, the listener and every open stream (so graceful shutdown is not held
-    /// up by SSE connections, which never end by themselves).
+    /// Ends the tailer and the listener; the tailer then drops every brand's channel, which
+    /// ends every open stream (so graceful shutdown is not held up by SSE connections, which
+    /// never end by themselves).
     shutdown: CancellationToken,
     /// This instance's `NOTIFY` payload, so it can ignore its own notifications.
     tag: String,
+}
+
+impl Inner {
+    /// The per-brand channels. Never held across an await; a panic while holding it cannot
+    /// leave the map half-changed, so a poisoned lock is still usable.
+    fn brands(&self) -> MutexGuard<'_, HashMap<BrandId, broadcast::Sender<Arc<Published>>>> {
+        self.brands.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
             .field("settled", &self.inner.settled.load(Ordering::Acquire))
-            .field("subscribers", &self.inner.sender.receiver_count())
+            .field("brands", &self.inner.brands().len())
             .finish()
     }
 }
@@ -135,11 +160,10 @@ impl Hub {
         tasks: &TaskTracker,
     ) -> Result<Hub, StoreError> {
         let start = store.last_event_id().await?;
-        let (sender, _) = broadcast::channel(CAPACITY);
         let hub = Hub {
             inner: Arc::new(Inner {
                 store,
-                sender,
+                brands: Mutex::default(),
                 settled: AtomicI64::new(start),
                 local: Notify::new(),
                 remote: Notify::new(),
@@ -174,7 +198,19 @@ impl Hub {
         // Read the mark before subscribing: every id at or below it went out before the
         // receiver existed, so the receiver only ever holds ids above it.
         let settled = self.inner.settled.load(Ordering::Acquire);
-        let rx = self.inner.sender.subscribe();
+        let rx = {
+            let mut brands = self.inner.brands();
+            if self.inner.shutdown.is_cancelled() {
+                // The tailer has dropped, or is about to drop, every channel: a receiver
+                // whose sender is gone ends the stream at once.
+                broadcast::channel(1).1
+            } else {
+                brands
+                    .entry(brand)
+                    .or_insert_with(|| broadcast::channel(CAPACITY).0)
+                    .subscribe()
+            }
+        };
         Subscription {
             store: self.inner.store.clone(),
             brand,
@@ -185,9 +221,16 @@ impl Hub {
         }
     }
 
-    /// The tailer: reads new rows and broadcasts them, until shutdown.
-    #[tracing::instrument(name = "hub_tailer", skip_all)]
+    /// The tailer: reads new rows and broadcasts them until shutdown, then ends every stream.
     async fn tail(self, start: i64) {
+        self.tail_until_shutdown(start).await;
+        // Dropping the senders closes every receiver. `subscribe` checks for shutdown under
+        // the same lock, so no channel is created after this.
+        self.inner.brands().clear();
+    }
+
+    #[tracing::instrument(name = "hub_tailer", skip_all)]
+    async fn tail_until_shutdown(&self, start: i64) {
         let inner = &self.inner;
         let mut tail = Tail::new(start);
         loop {
@@ -222,10 +265,17 @@ impl Hub {
             let fresh = inner.store.events_tail(tail.high, PAGE).await?;
             let full = i64::try_from(fresh.len()).unwrap_or(i64::MAX) >= PAGE;
             let out = tail.accept(std::mem::take(&mut late), frames(fresh), Instant::now());
+            let mut brands = inner.brands();
             for published in out {
-                // Err only means nobody is subscribed right now.
-                let _ = inner.sender.send(Arc::new(published));
+                if let Some(sender) = brands.get(&published.frame.brand_id) {
+                    // Err only means the brand's last stream just ended.
+                    let _ = sender.send(Arc::new(published));
+                }
             }
+            // Under the same lock as `subscribe`, so a channel is never dropped between a
+            // new stream creating it and subscribing to it.
+            brands.retain(|_, sender| sender.receiver_count() > 0);
+            drop(brands);
             // After the sends: a subscriber that reads this mark must not expect those items.
             inner.settled.store(tail.settled(), Ordering::Release);
             if !full || tail.holding() {
@@ -417,8 +467,8 @@ impl Subscription {
             match self.rx.recv().await {
                 Ok(published) => {
                     let frame = &published.frame;
-                    let deliver = frame.brand_id == self.brand && self.seen.first_time(frame.id);
-                    self.seen.advance(published.settled);
+                    let deliver = frame.brand_id == self.brand
+                        && self.seen.first_time_live(frame.id, published.settled);
                     if deliver {
                         return Ok(Some(frame.clone()));
                     }
@@ -468,11 +518,25 @@ impl Seen {
         true
     }
 
+    /// For a broadcast item: whether `id` is new to this client; then takes the item's
+    /// settled mark. Ids at or below that mark never come again (neither broadcast nor in a
+    /// catch-up, which reads above it), so in-order live traffic is never remembered.
+    fn first_time_live(&mut self, id: i64, settled: i64) -> bool {
+        let new = id > self.after && !self.sent.contains(&id);
+        if new && id > settled.max(self.settled) {
+            self.sent.insert(id);
+        }
+        self.advance(settled);
+        new
+    }
+
     /// Takes a broadcast item's settled mark and forgets sent ids that cannot come again.
     fn advance(&mut self, settled: i64) {
         if settled > self.settled {
             self.settled = settled;
-            self.sent = self.sent.split_off(&(settled + 1));
+            while self.sent.first().is_some_and(|&first| first <= settled) {
+                self.sent.pop_first();
+            }
         }
     }
 
@@ -487,12 +551,12 @@ mod tests {
     use super::*;
 
     fn event(id: i64) -> Frame {
-        Frame {
+        Frame::from_parts(
             id,
-            brand_id: BrandId(uuid::Uuid::nil()),
-            kind: "message.created".into(),
-            data: "{}".into(),
-        }
+            BrandId(uuid::Uuid::nil()),
+            "message.created",
+            "{}".into(),
+        )
     }
 
     fn ids(out: &[Published]) -> Vec<i64> {
@@ -562,13 +626,9 @@ mod tests {
         assert_eq!(replayed, [6, 7, 8, 9, 10, 11, 12, 13]);
         assert_eq!(seen.sent.iter().copied().collect::<Vec<_>>(), [11, 12, 13]);
         // Then the broadcast brings 11..=14 (each settled up to itself): only 14 is new.
-        let mut live = Vec::new();
-        for id in 11..=14 {
-            if seen.first_time(id) {
-                live.push(id);
-            }
-            seen.advance(id);
-        }
+        let live: Vec<i64> = (11..=14)
+            .filter(|id| seen.first_time_live(*id, *id))
+            .collect();
         assert_eq!(live, [14]);
         assert!(seen.sent.is_empty(), "nothing kept once settled");
         assert!(!seen.first_time(3), "the client had it already");
@@ -578,16 +638,27 @@ mod tests {
     fn a_late_id_below_the_highest_still_goes_out_once() {
         let mut seen = Seen::new(i64::MIN, 10);
         // 12 goes out while 11 is still in flight (settled stays 10).
-        assert!(seen.first_time(12));
-        seen.advance(10);
+        assert!(seen.first_time_live(12, 10));
         // The subscriber lags and re-reads the table from its mark: 11 has committed now.
         assert_eq!(seen.catch_up_from(), 10);
         assert!(seen.first_time(11));
         assert!(!seen.first_time(12), "12 was sent before the lag");
         // The broadcast copy of 11 arrives afterwards: not again.
-        assert!(!seen.first_time(11));
-        seen.advance(12);
+        assert!(!seen.first_time_live(11, 12));
         assert!(seen.sent.is_empty());
+    }
+
+    #[test]
+    fn in_order_live_traffic_is_not_remembered() {
+        let mut seen = Seen::new(i64::MIN, 10);
+        assert!(seen.first_time_live(11, 11));
+        assert!(seen.first_time_live(12, 12));
+        assert!(
+            seen.sent.is_empty(),
+            "nothing to remember, nothing allocated"
+        );
+        // Nor needed: a catch-up after a lag reads only above the mark.
+        assert_eq!(seen.catch_up_from(), 12);
     }
 
     #[test]

@@ -4,9 +4,12 @@
 
 pub mod clock;
 pub mod config;
+pub mod console;
+pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod media;
 pub mod service;
 pub mod setup;
 pub mod state;
@@ -32,6 +35,10 @@ pub struct ServerConfig {
     pub line_api_base: String,
     pub line_data_base: String,
     pub public_url: Option<String>,
+    /// Seals channel secrets and tokens at rest (`LINEDESK_SECRET_KEY` or the key file).
+    pub secret_key: crypto::SecretKey,
+    /// Media storage and conversion.
+    pub media: media::MediaConfig,
 }
 
 /// Why the server could not start.
@@ -48,6 +55,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("media: {0}")]
+    Media(#[from] media::MediaSetupError),
 }
 
 /// A running server and its workers.
@@ -64,6 +73,12 @@ impl Server {
     pub async fn start(config: ServerConfig, listener: TcpListener) -> Result<Server, StartError> {
         let store = open_store(&config.store).await?;
         store.release_stale_leases().await?;
+        let cipher = crypto::Cipher::new(&config.secret_key);
+        setup::seal_clear_secrets(&store, &cipher, clock::now_ms()).await?;
+        // Abandoned connect wizards hold a sealed secret and token: keep them a week at most.
+        store
+            .purge_stale_wizards(clock::now_ms() - service::wizard::ABANDONED_AFTER_MS)
+            .await?;
         // One client for the process: LINE calls share its connection pool.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
@@ -76,6 +91,13 @@ impl Server {
             config.line_data_base.clone(),
         );
         let addr = listener.local_addr()?;
+        let bot = service::bot::BotRunner::new()?;
+        // Without a public URL, links point at the listener (enough for the simulator).
+        let media_base = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let media = media::Media::start(&config.media, media_base).await?;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         // Last fallible step: the hub's tasks run until `cancel`, which only a started
@@ -84,7 +106,7 @@ impl Server {
         let state = AppState {
             store,
             line,
-            tokens: Default::default(),
+            tokens: service::tokens::TokenManager::new(cipher.clone()),
             channels: Default::default(),
             rules: Default::default(),
             members: Default::default(),
@@ -92,13 +114,19 @@ impl Server {
             wake: Arc::new(Wakers::default()),
             hub,
             public_url: config.public_url.clone(),
+            cipher,
+            bot,
+            media,
         };
         tasks.spawn(worker::inbox::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::outbox::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::timers::run(state.clone(), cancel.clone()));
+        tasks.spawn(worker::media::run(state.clone(), cancel.clone()));
         let app = http::router(state.clone());
         let shutdown = cancel.clone();
         tasks.spawn(async move {
+            // The peer address is kept for the login rate limit.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;
@@ -120,6 +148,8 @@ impl Server {
     pub async fn shutdown(self) {
         self.cancel.cancel();
         self.tasks.wait().await;
+        // Bot turns already started still write their answer.
+        self.state.bot.wait().await;
         self.state.store.close().await;
     }
 

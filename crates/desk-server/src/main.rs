@@ -1,5 +1,6 @@
 //! The `linedesk` binary: parses the command line and runs a command.
 
+mod bench_sse;
 mod bench_timers;
 mod commands;
 mod demo;

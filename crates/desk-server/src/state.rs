@@ -27,6 +27,12 @@ pub struct AppState {
     /// Realtime fan-out: call `hub.nudge()` after committing anything that appends events.
     pub hub: Hub,
     pub public_url: Option<String>,
+    /// Seals and opens channel secrets and access tokens.
+    pub cipher: crate::crypto::Cipher,
+    /// Answers events of chats the chatbot holds.
+    pub bot: crate::service::bot::BotRunner,
+    /// Media storage, signed URLs and the ffmpeg pool.
+    pub media: crate::media::Media,
 }
 
 /// Nudges for the workers, so new work is picked up at once instead of at the next poll.
@@ -35,4 +41,5 @@ pub struct Wakers {
     pub inbox: Notify,
     pub outbox: Notify,
     pub timers: Notify,
+    pub media: Notify,
 }

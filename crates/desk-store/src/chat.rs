@@ -83,7 +83,7 @@ macro_rules! message_sql {
     ($tail:literal) => {
         concat!(
             "SELECT id, conversation_id, direction, kind, body, line_message_id, quote_token, ",
-            "mark_as_read_token, sender_line_id, sender_name, sender_operator_id, status, failure_reason, sent_via, unsent, event_ms, created_ms ",
+            "mark_as_read_token, sender_line_id, sender_name, sender_operator_id, sender_bot, status, failure_reason, sent_via, unsent, event_ms, created_ms ",
             "FROM messages ",
             $tail
         )
@@ -174,6 +174,7 @@ macro_rules! apply_in_tx {
                             == 1;
                         if inserted {
                             applied.message_id = Some(id);
+                            schedule_download!(&mut **tx, scope, id, &message, now);
                             // Keep the newest reply token: the older one would expire first anyway.
                             sqlx::query(
                                 "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END,
@@ -240,6 +241,7 @@ macro_rules! apply_in_tx {
                         .await?;
                         if let Some((message, conversation)) = row {
                             applied.message_id = Some(MessageId(message));
+                            purge_media_of!(&mut **tx, message);
                             applied.conversation_id = Some(ConversationId(conversation));
                             append_event!(
                                 &mut **tx,
@@ -375,11 +377,14 @@ impl Store {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(conversation_sql!(
                 "WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.state = $2) \
+                 AND ($4 IS NULL OR c.department_id IN \
+                   (SELECT department_id FROM department_members WHERE operator_id = $4)) \
                  ORDER BY c.last_message_ms DESC, c.id LIMIT $3"
             ))
             .bind(filter.brand_id.map(|b| b.0))
             .bind(filter.state.map(ConversationState::as_str))
             .bind(limit)
+            .bind(filter.member_of.map(|o| o.0))
             .fetch_all(pool)
             .await
         })?)

@@ -1,7 +1,8 @@
 //! Brands, departments, operators, API tokens and LINE channels.
 
-use desk_core::{BrandId, ChannelId, DepartmentId, Millis, OperatorId};
+use desk_core::{BrandId, ChannelId, DepartmentId, Millis, OperatorId, Sealed};
 
+use crate::models::ChannelRow;
 use crate::{
     Brand, Channel, Department, NewChannel, NewOperator, Operator, Result, Store, StoreError,
     on_read, on_write,
@@ -11,8 +12,8 @@ use crate::{
 macro_rules! channel_sql {
     ($where:literal) => {
         concat!(
-            "SELECT id, brand_id, department_id, line_channel_id, channel_key, secret, previous_secret, ",
-            "previous_secret_until_ms, access_token, token_expires_ms, bot_user_id, basic_id, display_name, picture_url, ",
+            "SELECT id, brand_id, department_id, line_channel_id, channel_key, secret_sealed, previous_secret_sealed, ",
+            "previous_secret_until_ms, secret_rotated_ms, access_token_sealed, token_expires_ms, bot_user_id, basic_id, display_name, picture_url, ",
             "signature_failures, reply_count, push_count, created_ms ",
             "FROM line_channels WHERE removed_ms IS NULL AND ",
             $where
@@ -159,12 +160,13 @@ impl Store {
         Ok(())
     }
 
-    /// The operator an API token belongs to.
+    /// The active operator an API token belongs to (a deactivated one's tokens stop working).
     pub async fn operator_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<Operator>> {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(
                 "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms
-                 FROM api_tokens t JOIN operators o ON o.id = t.operator_id WHERE t.token_hash = $1",
+                 FROM api_tokens t JOIN operators o ON o.id = t.operator_id
+                 WHERE t.token_hash = $1 AND o.deactivated_ms IS NULL",
             )
             .bind(token_hash)
             .fetch_optional(pool)
@@ -178,15 +180,15 @@ impl Store {
         on_write!(self.backend(), |pool| {
             sqlx::query(
                 "INSERT INTO line_channels (id, brand_id, department_id, line_channel_id, channel_key, secret,
-                 bot_user_id, basic_id, display_name, picture_url, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 secret_sealed, bot_user_id, basic_id, display_name, picture_url, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11)",
             )
             .bind(id.0)
             .bind(new.brand_id.0)
             .bind(new.department_id.0)
             .bind(&new.line_channel_id)
             .bind(&new.channel_key)
-            .bind(new.secret.expose())
+            .bind(new.secret.as_bytes())
             .bind(&new.bot_user_id)
             .bind(&new.basic_id)
             .bind(&new.display_name)
@@ -205,34 +207,39 @@ impl Store {
     /// A live channel by id.
     pub async fn channel(&self, id: ChannelId) -> Result<Channel> {
         on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!("id = $1"))
+            sqlx::query_as::<_, ChannelRow>(channel_sql!("id = $1"))
                 .bind(id.0)
                 .fetch_optional(pool)
                 .await
         })?
+        .map(Channel::from)
         .ok_or(StoreError::NotFound("channel"))
     }
 
     /// A live channel by the opaque key in its webhook URL.
     pub async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!("channel_key = $1"))
+            sqlx::query_as::<_, ChannelRow>(channel_sql!("channel_key = $1"))
                 .bind(key)
                 .fetch_optional(pool)
                 .await
-        })?)
+        })?
+        .map(Channel::from))
     }
 
     /// Live channels of a brand (all brands when `None`).
     pub async fn list_channels(&self, brand: Option<BrandId>) -> Result<Vec<Channel>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(channel_sql!(
+            sqlx::query_as::<_, ChannelRow>(channel_sql!(
                 "($1 IS NULL OR brand_id = $1) ORDER BY created_ms"
             ))
             .bind(brand.map(|b| b.0))
             .fetch_all(pool)
             .await
-        })?)
+        })?
+        .into_iter()
+        .map(Channel::from)
+        .collect())
     }
 
     /// Counts a webhook request whose signature did not verify.
@@ -247,18 +254,19 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a freshly issued access token.
+    /// Stores a freshly issued access token (sealed), or forgets the token (`None`).
     pub async fn set_channel_token(
         &self,
         channel: ChannelId,
-        token: &str,
-        expires_ms: Millis,
+        token: Option<&Sealed>,
+        expires_ms: Option<Millis>,
     ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             sqlx::query(
-                "UPDATE line_channels SET access_token = $1, token_expires_ms = $2 WHERE id = $3",
+                "UPDATE line_channels SET access_token = NULL, access_token_sealed = $1, token_expires_ms = $2
+                 WHERE id = $3",
             )
-            .bind(token)
+            .bind(token.map(Sealed::as_bytes))
             .bind(expires_ms)
             .bind(channel.0)
             .execute(pool)
@@ -270,7 +278,7 @@ impl Store {
 }
 
 /// Turns a unique violation into a [`StoreError::Conflict`] with a message a person understands.
-fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
+pub(crate) fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
     if e.is_unique_violation() {
         StoreError::Conflict(message)
     } else {

@@ -10,8 +10,16 @@
 mod lifecycle;
 #[macro_use]
 mod tx;
+// After `tx` (its macros use `append_event!`), before `chat` (which uses its macros).
+#[macro_use]
+mod media;
 
+mod accounts;
+pub mod audit;
+mod bot;
+mod channel_admin;
 mod chat;
+mod console;
 mod conversations;
 mod directory;
 mod error;
@@ -22,7 +30,9 @@ mod notify;
 mod outbox;
 mod routing;
 mod seed;
+mod sessions;
 pub mod test_db;
+mod wizard;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,15 +42,29 @@ use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+pub use accounts::{
+    AccountLink, LinkPurpose, LoginCredentials, LoginFailures, NewAccountLink,
+    OperatorAccount, OperatorChange, Preferences, ProfileChange,
+};
+pub use bot::{BotFailure, BotSettings, BotTurn, BotTurnOutcome, Remember, SendCounts};
 pub use chat::{Applied, InboundEffect};
 pub use chat::{ChannelScope, InboundItem};
+pub use console::{
+    BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
+    ListScope, PastChat,
+};
+pub use audit::{Actor, AuditRecord, SettingsChange};
+pub use channel_admin::{AccountProfile, ClearSecrets};
 pub use error::StoreError;
+pub use wizard::{IssuedToken, WizardRow};
 pub use inbox::AppendOutcome;
 pub use lifecycle::{ChatRules, DueConversation, Rules};
+pub use media::{Media, MediaUsage, StoredObjects};
 pub use models::*;
 pub use notify::{EVENTS_CHANNEL, EventListener};
 pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
 pub use routing::{MAX_CAPACITY, MIN_CAPACITY};
+pub use sessions::{NewSession, SessionRecord};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -186,7 +186,14 @@ macro_rules! record_transition {
                         .fetch_one(&mut **$tx)
                         .await?;
                     let body = serde_json::json!({"type": "text", "text": message.as_str()});
-                    queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, &to, desk_core::MessageKind::Text, body, $now);
+                    let sent = queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, &to, desk_core::MessageKind::Text, body, $now);
+                    // The chatbot's own closing message is the bot's, in the transcript too.
+                    if t.conversation.close_reason() == Some(desk_core::CloseReason::BotIdle) {
+                        sqlx::query("UPDATE messages SET sender_bot = TRUE WHERE id = $1")
+                            .bind(sent.0)
+                            .execute(&mut **$tx)
+                            .await?;
+                    }
                 }
                 // Routing runs in the server (desk-core's Router); nothing to store here.
                 desk_core::lifecycle::Effect::Route { .. }

@@ -3,7 +3,7 @@
 use desk_core::{
     BrandId, ChannelId, CloseReason, ContactId, ContactKind, ConversationId, ConversationState,
     DepartmentId, Direction, FriendStatus, MessageId, MessageKind, MessageStatus, Millis,
-    OperatorId, OutboxId, Role, Secret, SentVia,
+    OperatorId, OutboxId, Role, Sealed, SentVia,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -54,22 +54,21 @@ pub struct NewOperator {
     pub password_hash: Option<String>,
 }
 
-/// A connected LINE channel. Secrets are wrapped so they never print.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// A connected LINE channel. Its secret and access token are sealed: the store never sees
+/// them in clear, and only the server (which holds the key) opens them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Channel {
-    #[sqlx(try_from = "Uuid")]
     pub id: ChannelId,
-    #[sqlx(try_from = "Uuid")]
     pub brand_id: BrandId,
-    #[sqlx(try_from = "Uuid")]
     pub department_id: DepartmentId,
     pub line_channel_id: String,
     pub channel_key: String,
-    #[sqlx(try_from = "String")]
-    pub secret: Secret,
-    pub previous_secret: Option<String>,
+    pub secret: Sealed,
+    /// The secret before the last rotation, valid for signatures until `previous_secret_until_ms`.
+    pub previous_secret: Option<Sealed>,
     pub previous_secret_until_ms: Option<Millis>,
-    pub access_token: Option<String>,
+    pub secret_rotated_ms: Option<Millis>,
+    pub access_token: Option<Sealed>,
     pub token_expires_ms: Option<Millis>,
     pub bot_user_id: Option<String>,
     pub basic_id: Option<String>,
@@ -82,14 +81,65 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// The secrets a webhook signature may be made with at `now`: the current one, and the
-    /// previous one during its grace period after a rotation.
-    pub fn verifying_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
+    /// The sealed secrets a webhook signature may be made with at `now`: the current one, and
+    /// the previous one during its grace period after a rotation.
+    pub fn verifying_secrets(&self, now: Millis) -> impl Iterator<Item = &Sealed> {
         let previous = match (&self.previous_secret, self.previous_secret_until_ms) {
-            (Some(s), Some(until)) if now < until => Some(s.as_str()),
+            (Some(s), Some(until)) if now < until => Some(s),
             _ => None,
         };
-        std::iter::once(self.secret.expose()).chain(previous)
+        std::iter::once(&self.secret).chain(previous)
+    }
+}
+
+/// A `line_channels` row as read; [`Channel`] wraps its sealed columns.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    id: Uuid,
+    brand_id: Uuid,
+    department_id: Uuid,
+    line_channel_id: String,
+    channel_key: String,
+    secret_sealed: Option<Vec<u8>>,
+    previous_secret_sealed: Option<Vec<u8>>,
+    previous_secret_until_ms: Option<Millis>,
+    secret_rotated_ms: Option<Millis>,
+    access_token_sealed: Option<Vec<u8>>,
+    token_expires_ms: Option<Millis>,
+    bot_user_id: Option<String>,
+    basic_id: Option<String>,
+    display_name: String,
+    picture_url: Option<String>,
+    signature_failures: i64,
+    reply_count: i64,
+    push_count: i64,
+    created_ms: Millis,
+}
+
+impl From<ChannelRow> for Channel {
+    fn from(r: ChannelRow) -> Self {
+        Channel {
+            id: ChannelId(r.id),
+            brand_id: BrandId(r.brand_id),
+            department_id: DepartmentId(r.department_id),
+            line_channel_id: r.line_channel_id,
+            channel_key: r.channel_key,
+            // A row not yet sealed (only before the server's start-up sealing) opens as an error.
+            secret: Sealed::from_bytes(r.secret_sealed.unwrap_or_default()),
+            previous_secret: r.previous_secret_sealed.map(Sealed::from_bytes),
+            previous_secret_until_ms: r.previous_secret_until_ms,
+            secret_rotated_ms: r.secret_rotated_ms,
+            access_token: r.access_token_sealed.map(Sealed::from_bytes),
+            token_expires_ms: r.token_expires_ms,
+            bot_user_id: r.bot_user_id,
+            basic_id: r.basic_id,
+            display_name: r.display_name,
+            picture_url: r.picture_url,
+            signature_failures: r.signature_failures,
+            reply_count: r.reply_count,
+            push_count: r.push_count,
+            created_ms: r.created_ms,
+        }
     }
 }
 
@@ -100,7 +150,7 @@ pub struct NewChannel {
     pub department_id: DepartmentId,
     pub line_channel_id: String,
     pub channel_key: String,
-    pub secret: Secret,
+    pub secret: Sealed,
     pub bot_user_id: Option<String>,
     pub basic_id: Option<String>,
     pub display_name: String,
@@ -187,6 +237,8 @@ impl Conversation {
 pub struct ConversationFilter {
     pub brand_id: Option<BrandId>,
     pub state: Option<ConversationState>,
+    /// Only chats of departments this operator is a member of (an operator's view).
+    pub member_of: Option<OperatorId>,
     pub limit: i64,
 }
 
@@ -210,6 +262,8 @@ pub struct Message {
     /// In group and room chats, the writer's LINE name.
     pub sender_name: Option<String>,
     pub sender_operator_id: Option<Uuid>,
+    /// Written by the chatbot.
+    pub sender_bot: bool,
     #[sqlx(try_from = "String")]
     pub status: MessageStatus,
     pub failure_reason: Option<String>,

@@ -197,6 +197,14 @@ impl Store {
                 }
             }
             if !matches!(outcome, SendOutcome::Retry { .. }) {
+                // A chatbot turn of several messages is one send: the others share its outcome.
+                sqlx::query(
+                    "UPDATE messages SET status = m.status, sent_via = m.sent_via, failure_reason = m.failure_reason
+                     FROM (SELECT status, sent_via, failure_reason FROM messages WHERE id = $1) AS m WHERE bundle_of = $1",
+                )
+                .bind(job.message_id.0)
+                .execute(&mut *tx)
+                .await?;
                 let (brand,): (Uuid,) =
                     sqlx::query_as("SELECT brand_id FROM conversations WHERE id = $1")
                         .bind(job.conversation_id.0)

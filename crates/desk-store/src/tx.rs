@@ -65,31 +65,40 @@ macro_rules! user_wrote {
                     .ok_or_else(|| $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()))?;
                 (id, false)
             }
-            None => {
-                let previous: Option<(uuid::Uuid,)> = sqlx::query_as(
-                    "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
-                )
-                .bind(contact.0)
-                .fetch_optional(&mut **$tx)
-                .await?;
-                let id = desk_core::ConversationId::new();
-                let started = desk_core::lifecycle::Conversation::start(
-                    desk_core::lifecycle::NewConversation {
-                        id,
-                        contact,
-                        department: $scope.department_id,
-                        previous: previous.map(|(p,)| desk_core::ConversationId(p)),
-                    },
-                    &rules.settings,
-                    $now,
-                );
-                insert_conversation!(&mut **$tx, $scope.brand_id.0, $scope.channel_id.0, &started.conversation);
-                append_event!(&mut **$tx, $scope.brand_id, Some(id), "conversation.opened",
-                    serde_json::json!({"conversation_id": id, "contact_id": contact}), $now);
-                record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, &started, $now);
-                (id, true)
-            }
+            None => (start_conversation!($tx, $scope, rules, contact, $now), true),
         }
+    }};
+}
+
+/// Starts a conversation for a contact that has no live one (linked to its previous chat):
+/// with the chatbot when it is on, otherwise in the department's line. `$tx` is a
+/// `&mut Transaction`. Evaluates to the new [`desk_core::ConversationId`].
+macro_rules! start_conversation {
+    ($tx:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
+        let contact: desk_core::ContactId = $contact;
+        let rules: &$crate::ChatRules = $rules;
+        let previous: Option<(uuid::Uuid,)> = sqlx::query_as(
+            "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
+        )
+        .bind(contact.0)
+        .fetch_optional(&mut **$tx)
+        .await?;
+        let id = desk_core::ConversationId::new();
+        let started = desk_core::lifecycle::Conversation::start(
+            desk_core::lifecycle::NewConversation {
+                id,
+                contact,
+                department: $scope.department_id,
+                previous: previous.map(|(p,)| desk_core::ConversationId(p)),
+            },
+            &rules.settings,
+            $now,
+        );
+        insert_conversation!(&mut **$tx, $scope.brand_id.0, $scope.channel_id.0, &started.conversation);
+        append_event!(&mut **$tx, $scope.brand_id, Some(id), "conversation.opened",
+            serde_json::json!({"conversation_id": id, "contact_id": contact}), $now);
+        record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, &started, $now);
+        id
     }};
 }
 

@@ -30,6 +30,7 @@ mod error;
 mod events;
 pub mod ids;
 pub mod load;
+mod media_check;
 mod model;
 mod sim;
 mod state;
@@ -40,6 +41,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 pub use error::SimError;
+pub use media_check::MediaVerdict;
 pub use model::{
     ChannelSpec, ChatMode, DeliverOpts, Delivery, EventKind, FailWhen, Faults, RecordedRequest,
     SendApi, SentRecord, SimUser, Source,

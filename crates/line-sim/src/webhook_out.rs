@@ -109,6 +109,14 @@ pub(crate) async fn test(
             "REQUEST_TIMEOUT",
             &format!("no response within {} ms", timeout.as_millis()),
         ),
+        // Before `is_connect`: a failed TLS handshake is also a connect error.
+        Err(e) if is_tls_failure(&e) => result(
+            started,
+            false,
+            0,
+            "COULD_NOT_CONNECT",
+            &format!("TLS handshake with {url} failed: {}", error_chain(&e)),
+        ),
         Err(e) if e.is_connect() => result(
             started,
             false,
@@ -118,6 +126,26 @@ pub(crate) async fn test(
         ),
         Err(e) => result(started, false, 0, "UNCLASSIFIED", &e.to_string()),
     }
+}
+
+/// The error and its sources, as one line.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Whether the request failed in the TLS handshake (bad certificate, or no TLS at all).
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    let chain = error_chain(e).to_ascii_lowercase();
+    ["certificate", "handshake", "tls", "ssl", "corrupt message"]
+        .iter()
+        .any(|w| chain.contains(w))
 }
 
 fn result(started_ms: i64, success: bool, status: i32, reason: &str, detail: &str) -> Value {

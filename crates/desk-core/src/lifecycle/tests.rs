@@ -650,6 +650,7 @@ fn closed_is_final() {
         },
         Command::Close { operator: op(1) },
         Command::Handoff,
+        Command::BotClose,
         Command::TakeOver { operator: op(1) },
         Command::HandBack,
         Command::Blocked,
@@ -852,6 +853,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
             .prop_map(|(to, note)| Command::Transfer { to, note }),
         1 => operator.clone().prop_map(|operator| Command::Close { operator }),
         1 => Just(Command::Handoff),
+        1 => Just(Command::BotClose),
         1 => operator.prop_map(|operator| Command::TakeOver { operator }),
         1 => Just(Command::HandBack),
         1 => Just(Command::Blocked),
@@ -981,4 +983,46 @@ proptest! {
             check_invariants(&conv, &s)?;
         }
     }
+}
+
+#[test]
+fn a_handoff_while_closed_waits_for_the_next_opening() {
+    let hours = tokyo_office();
+    let s = settings(|s| s.bot_enabled = true);
+    let bot = Conversation::start(new_chat(), &s, tokyo(6, 20, 0)).conversation;
+    // Friday 20:00: the pickup time counts from Monday 09:00.
+    let t = apply(&bot, Command::Handoff, &s, Some(&hours), tokyo(6, 20, 0)).expect("handoff");
+    assert_eq!(
+        t.conversation.next_deadline(),
+        Some((TimerKind::Pickup, tokyo(9, 9, 0) + s.pickup_ms()))
+    );
+    // During business hours it counts from now.
+    let t = apply(&bot, Command::Handoff, &s, Some(&hours), tokyo(4, 10, 0)).expect("handoff");
+    assert_eq!(
+        t.conversation.next_deadline(),
+        Some((TimerKind::Pickup, tokyo(4, 10, 0) + s.pickup_ms()))
+    );
+}
+
+#[test]
+fn the_bot_may_close_its_own_chat_without_the_idle_message() {
+    let s = settings(|s| {
+        s.bot_enabled = true;
+        s.bot_closing_message = closing("bye");
+    });
+    let bot = Conversation::start(new_chat(), &s, T0).conversation;
+    let t = run(&bot, Command::BotClose, &s, T0 + MINUTE);
+    assert_eq!(t.conversation.close_reason(), Some(CloseReason::BotIdle));
+    assert!(
+        !t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::SendClosingMessage { .. }))
+    );
+    let open = open_chat(&s);
+    assert_eq!(
+        apply(&open, Command::BotClose, &s, None, T0),
+        Err(LifecycleError::NotWithBot {
+            state: ConversationState::Open
+        })
+    );
 }

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
-use desk_core::{BrandId, ConversationId, ConversationState, OutgoingText};
-use desk_store::{Conversation, ConversationFilter, Message};
+use desk_core::{BrandFilter, BrandId, ConversationId, ConversationState, OutgoingText};
+use desk_store::{Conversation, ConversationFilter};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -43,12 +43,8 @@ where
 }
 
 impl ApiOperator {
-    /// Admins see every brand; everyone else only their own.
-    pub(crate) fn may_see(&self, brand: BrandId) -> bool {
-        self.0.role == desk_core::Role::Admin || self.0.brand_id == Some(brand.0)
-    }
-
-    /// The conversation, if this operator may see it.
+    /// The conversation, if this operator may read and act on it: admins any, supervisors
+    /// their brand's, operators their departments'. Otherwise 403 saying why.
     pub(crate) async fn conversation(
         &self,
         state: &AppState,
@@ -56,11 +52,8 @@ impl ApiOperator {
     ) -> Result<Conversation, ApiError> {
         let id: ConversationId = parse_field("id", id)?;
         let conversation = state.store.conversation(id).await?;
-        if !self.may_see(conversation.brand_id) {
-            return Err(ApiError::Forbidden(
-                "this conversation belongs to another brand",
-            ));
-        }
+        self.access()
+            .conversation(conversation.brand_id, conversation.department_id)?;
         Ok(conversation)
     }
 }
@@ -77,13 +70,10 @@ async fn list_conversations(
         .as_deref()
         .map(|b| parse_field::<BrandId>("brand_id", b))
         .transpose()?;
-    let brand_id = match (brand_id, op.0.role) {
-        (Some(b), _) if !op.may_see(b) => {
-            return Err(ApiError::Forbidden("this brand is not yours"));
-        }
-        (None, desk_core::Role::Admin) => None,
-        (None, _) => op.0.brand_id.map(BrandId),
-        (b, _) => b,
+    let brand_id = match op.access().brand_filter(brand_id)? {
+        BrandFilter::Any => None,
+        BrandFilter::Only(b) => Some(b),
+        BrandFilter::None => return Ok(Json(Vec::new())),
     };
     let filter = ConversationFilter {
         brand_id,
@@ -92,6 +82,8 @@ async fn list_conversations(
             .as_deref()
             .map(|s| parse_field::<ConversationState>("state", s))
             .transpose()?,
+        // Operators see the chats of their departments only.
+        member_of: op.access().department_filter().map(|_| op.id()),
         limit: params.limit.unwrap_or(100),
     };
     Ok(Json(state.store.list_conversations(&filter).await?))
@@ -113,9 +105,12 @@ async fn list_messages(
     State(state): State<AppState>,
     op: ApiOperator,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Message>>, ApiError> {
+) -> Result<Json<Vec<super::media::MessageWithMedia>>, ApiError> {
     let conversation = op.conversation(&state, &id).await?;
-    Ok(Json(state.store.list_messages(conversation.id).await?))
+    let messages = state.store.list_messages(conversation.id).await?;
+    Ok(Json(
+        super::media::with_media(&state, conversation.id, messages).await?,
+    ))
 }
 
 /// Body of `POST /conversations/{id}/messages`.

@@ -12,17 +12,20 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
+use bytes::Bytes;
 use desk_core::BrandId;
 use serde::Deserialize;
-use tracing::Instrument as _;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::error::ApiError;
 use crate::http::auth::ApiOperator;
+use crate::http::event_scope::DepartmentScope;
+use crate::hub::Subscription;
 use crate::state::AppState;
 
 /// Proxies and load balancers drop connections that stay silent; a comment this often keeps
@@ -86,9 +89,7 @@ async fn stream(
     let brand: BrandId = id
         .parse()
         .map_err(|e| ApiError::bad_request("id", format!("`{id}` is not valid: {e}")))?;
-    if !op.may_see(brand) {
-        return Err(ApiError::Forbidden("this brand is not yours"));
-    }
+    op.require_brand(brand)?;
     let last = last_event_id(&headers, &params)?;
     if !state
         .store
@@ -102,45 +103,72 @@ async fn stream(
     // Subscribe here, before the response goes out: once a client sees the headers, nothing
     // committed afterwards can be missed.
     let subscription = state.hub.subscribe(brand, last);
-    let shutdown = state.hub.shutdown().clone();
+    // Operators follow their departments' chats only.
+    let scope = op
+        .access()
+        .department_filter()
+        .map(|d| DepartmentScope::new(state.clone(), d.to_vec()));
     let span = tracing::info_span!("sse", operator = %op.0.id, %brand, last_event_id = last);
     tracing::debug!(parent: &span, "SSE stream opened");
-    let events = futures::stream::unfold(
-        (subscription, shutdown),
-        move |(mut subscription, shutdown)| {
-            async move {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    next = subscription.next() => next,
-                };
-                match next {
-                    Ok(Some(frame)) => {
-                        let event = SseEvent::default()
-                            .id(frame.id.to_string())
-                            .event(frame.kind)
-                            .data(frame.data);
-                        Some((Ok::<_, Infallible>(event), (subscription, shutdown)))
-                    }
-                    Ok(None) => None,
-                    Err(e) => {
-                        // End the stream: the client reconnects with its Last-Event-ID and
-                        // loses nothing.
-                        tracing::warn!(error = %e, "SSE stream ended: reading events failed");
-                        None
-                    }
-                }
-            }
-            .instrument(span.clone())
-        },
-    );
     Ok((
-        // Tells nginx-like proxies not to buffer the stream.
-        [(
-            HeaderName::from_static("x-accel-buffering"),
-            HeaderValue::from_static("no"),
-        )],
-        Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // Tells nginx-like proxies not to buffer the stream.
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(sse_body(scope, subscription, span)),
     ))
+}
+
+/// The response body: each event exactly as the hub encoded it (shared bytes: nothing is
+/// encoded or copied per stream, and events that are ready together go out in one write),
+/// plus a comment every [`KEEP_ALIVE`]; with a `scope`, only the events it allows. Ends when
+/// the hub stops.
+fn sse_body(
+    scope: Option<DepartmentScope>,
+    subscription: Subscription,
+    span: tracing::Span,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
+    let mut keep_alive = tokio::time::interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    futures::stream::unfold(
+        (subscription, keep_alive, span, scope),
+        |(mut subscription, mut keep_alive, span, mut scope)| {
+            async move {
+                let chunk = loop {
+                    let chunk = tokio::select! {
+                    next = subscription.next() => match next {
+                        Ok(Some(frame)) => {
+                            if let Some(scope) = &mut scope
+                                && !scope.allows(&frame).await
+                            {
+                                continue;
+                            }
+                            frame.sse
+                        }
+                        Ok(None) => return None,
+                        Err(e) => {
+                            // End the stream: the client reconnects with its Last-Event-ID and
+                            // loses nothing.
+                            tracing::warn!(parent: &span, error = %e, "SSE stream ended: reading events failed");
+                            return None;
+                        }
+                    },
+                    _ = keep_alive.tick() => Bytes::from_static(b": keep-alive\n\n"),
+                    };
+                    break chunk;
+                };
+                Some((Ok(chunk), (subscription, keep_alive, span, scope)))
+            }
+        },
+    )
 }
 
 #[cfg(test)]

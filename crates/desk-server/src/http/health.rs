@@ -13,13 +13,23 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers. Also reports ffmpeg, which only some attachments need
+/// (its absence does not make the server unready).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let ffmpeg = match state.media.ffmpeg() {
+        Some(f) => f.version.clone(),
+        None => {
+            "missing: ogg audio and video attachments are refused until ffmpeg is installed".into()
+        }
+    };
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"database": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"database": "ok", "ffmpeg": ffmpeg})),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"database": e.to_string()})),
+            Json(json!({"database": e.to_string(), "ffmpeg": ffmpeg})),
         ),
     }
 }

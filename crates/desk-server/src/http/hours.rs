@@ -11,6 +11,7 @@ use desk_core::{BusinessHours, DepartmentId};
 use crate::error::ApiError;
 use crate::http::api::parse_field;
 use crate::http::auth::ApiOperator;
+use crate::http::channels::audit;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -18,7 +19,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `PUT /departments/{id}/hours` with `{"time_zone": "Asia/Tokyo", "weekly": {"monday":
-/// [{"start": 540, "end": 1080}], …}}` (minutes after midnight), or `null` to clear. Admins only;
+/// [{"start": 540, "end": 1080}], …}}` (minutes after midnight), or `null` to clear. Admins and
+/// the brand's supervisors;
 /// an invalid schedule answers 400 saying what is wrong.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, department = %id))]
 async fn set_hours(
@@ -27,14 +29,24 @@ async fn set_hours(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Option<BusinessHours>>, ApiError> {
-    op.require_admin()?;
     let department: DepartmentId = parse_field("id", &id)?;
+    let brand = state.store.department_brand(department).await?;
+    op.require_manager(brand)?;
     let hours: Option<BusinessHours> =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("hours", e.to_string()))?;
     state
         .store
         .set_business_hours(department, hours.as_ref())
         .await?;
+    audit(
+        &state,
+        &op,
+        Some(brand),
+        "department.hours_changed",
+        format!("department:{department}"),
+        serde_json::json!({"hours": hours}),
+    )
+    .await;
     state.rules.invalidate();
     Ok(Json(hours))
 }

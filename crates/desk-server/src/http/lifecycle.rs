@@ -8,13 +8,14 @@ use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::{get, post};
 use desk_core::lifecycle::{Command, TransferTarget};
-use desk_core::{ChannelId, ChannelSettings, DepartmentId, OperatorId};
+use desk_core::{BrandId, ChannelId, ChannelSettings, DepartmentId, OperatorId};
 use desk_store::Conversation;
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::http::api::parse_field;
-use crate::http::auth::ApiOperator;
+use crate::http::auth::{ApiOperator, access_of};
+use crate::http::channels::audit;
 use crate::service::routing;
 use crate::state::AppState;
 
@@ -30,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Runs `command` on the conversation the operator may see; answers the conversation after.
-async fn act(
+pub(super) async fn act(
     state: &AppState,
     op: &ApiOperator,
     id: &str,
@@ -113,6 +114,8 @@ async fn transfer(
             ));
         }
     };
+    let conversation = op.conversation(&state, &id).await?;
+    transfer_target_allowed(&state, &conversation, to).await?;
     act(
         &state,
         &op,
@@ -125,14 +128,50 @@ async fn transfer(
     .await
 }
 
-/// The channel, if this operator may see its brand.
-async fn channel_of(state: &AppState, op: &ApiOperator, id: &str) -> Result<ChannelId, ApiError> {
+/// A chat stays in its brand: a department target must be of that brand, an operator target
+/// active and allowed to handle the chat (same brand; an operator must be in its department).
+async fn transfer_target_allowed(
+    state: &AppState,
+    conversation: &Conversation,
+    to: TransferTarget,
+) -> Result<(), ApiError> {
+    match to {
+        TransferTarget::Department(department) => {
+            if state.store.department_brand(department).await? != conversation.brand_id {
+                return Err(ApiError::bad_request(
+                    "department_id",
+                    "that department belongs to another brand",
+                ));
+            }
+        }
+        TransferTarget::Operator(operator) => {
+            let target = state.store.operator_account(operator).await?;
+            let access = access_of(state, &target.operator).await?;
+            if target.deactivated_ms.is_some()
+                || access
+                    .conversation(conversation.brand_id, conversation.department_id)
+                    .is_err()
+            {
+                return Err(ApiError::bad_request(
+                    "operator_id",
+                    "that operator cannot take chats of this brand and department",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The channel and its brand, if this operator may see that brand.
+async fn channel_of(
+    state: &AppState,
+    op: &ApiOperator,
+    id: &str,
+) -> Result<(ChannelId, BrandId), ApiError> {
     let id: ChannelId = parse_field("id", id)?;
     let channel = state.store.channel(id).await?;
-    if !op.may_see(channel.brand_id) {
-        return Err(ApiError::Forbidden("this channel belongs to another brand"));
-    }
-    Ok(channel.id)
+    op.require_brand(channel.brand_id)?;
+    Ok((channel.id, channel.brand_id))
 }
 
 /// `GET /channels/{id}/settings`: auto-close and chatbot timing.
@@ -142,12 +181,12 @@ async fn show_settings(
     op: ApiOperator,
     Path(id): Path<String>,
 ) -> Result<Json<ChannelSettings>, ApiError> {
-    let channel = channel_of(&state, &op, &id).await?;
+    let (channel, _) = channel_of(&state, &op, &id).await?;
     Ok(Json(state.store.chat_rules(channel).await?.settings))
 }
 
 /// `PUT /channels/{id}/settings`: validated as a whole; an invalid value answers 400 naming it
-/// (e.g. "missed_window: …"). Admins only.
+/// (e.g. "missed_window: …"). Admins and the brand's supervisors.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, channel = %id))]
 async fn update_settings(
     State(state): State<AppState>,
@@ -155,11 +194,20 @@ async fn update_settings(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChannelSettings>, ApiError> {
-    op.require_admin()?;
-    let channel = channel_of(&state, &op, &id).await?;
+    let (channel, brand) = channel_of(&state, &op, &id).await?;
+    op.require_manager(brand)?;
     let settings: ChannelSettings = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("settings", e.to_string()))?;
     state.store.set_channel_settings(channel, &settings).await?;
+    audit(
+        &state,
+        &op,
+        Some(brand),
+        "channel.settings_changed",
+        format!("channel:{channel}"),
+        serde_json::json!({"settings": settings}),
+    )
+    .await;
     state.rules.invalidate();
     Ok(Json(settings))
 }

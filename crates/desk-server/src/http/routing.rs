@@ -6,13 +6,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::put;
-use desk_core::{DepartmentId, OperatorId, Presence, Role, RoutingMode};
+use desk_core::{BrandId, DepartmentId, OperatorId, Presence, RoutingMode};
 use desk_store::{MAX_CAPACITY, MIN_CAPACITY};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::http::api::parse_field;
 use crate::http::auth::ApiOperator;
+use crate::http::channels::audit;
 use crate::service::routing;
 use crate::state::AppState;
 
@@ -43,7 +44,7 @@ struct PresenceAnswer {
 }
 
 /// `PUT /operators/{id}/presence` `{"presence": "online"|"away"|"offline"}`: the operator
-/// themself or an admin.
+/// themself, an admin, or a supervisor of their brand.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, target = %id))]
 async fn set_presence(
     State(state): State<AppState>,
@@ -52,10 +53,10 @@ async fn set_presence(
     bytes: Bytes,
 ) -> Result<Json<PresenceAnswer>, ApiError> {
     let id: OperatorId = parse_field("id", &id)?;
-    if id != op.0.id && op.0.role != Role::Admin {
-        return Err(ApiError::Forbidden(
-            "only the operator themself or an admin may change their presence",
-        ));
+    if id != op.id() {
+        let target = state.store.operator(id).await?;
+        op.access()
+            .presence_of(id, target.role, target.brand_id.map(BrandId))?;
     }
     let b: PresenceBody = body("presence", &bytes)?;
     let presence: Presence = parse_field("presence", &b.presence)?;
@@ -82,7 +83,8 @@ struct CapacityAnswer {
     capacity: u32,
 }
 
-/// `PUT /operators/{id}/capacity` `{"capacity": n}` (1 to 50). Admins only.
+/// `PUT /operators/{id}/capacity` `{"capacity": n}` (1 to 50). Admins and supervisors of the
+/// operator's brand.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, target = %id))]
 async fn set_capacity(
     State(state): State<AppState>,
@@ -90,8 +92,10 @@ async fn set_capacity(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<CapacityAnswer>, ApiError> {
-    op.require_admin()?;
     let id: OperatorId = parse_field("id", &id)?;
+    let target = state.store.operator(id).await?;
+    op.access()
+        .manage_operator(target.role, target.brand_id.map(BrandId))?;
     let b: CapacityBody = body("capacity", &bytes)?;
     let capacity = u32::try_from(b.capacity)
         .ok()
@@ -106,6 +110,15 @@ async fn set_capacity(
             )
         })?;
     state.store.set_capacity(id, capacity).await?;
+    audit(
+        &state,
+        &op,
+        target.brand_id.map(BrandId),
+        "operator.capacity_changed",
+        format!("operator:{id}"),
+        serde_json::json!({"capacity": capacity}),
+    )
+    .await;
     state.hub.nudge();
     routing::route_operator(&state, id).await;
     Ok(Json(CapacityAnswer {
@@ -129,7 +142,7 @@ struct RoutingAnswer {
 }
 
 /// `PUT /departments/{id}/routing` `{"mode": "notify_all"|"round_robin"|"last_attender_first"}`.
-/// Admins only.
+/// Admins and the brand's supervisors.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, department = %id))]
 async fn set_routing(
     State(state): State<AppState>,
@@ -137,11 +150,21 @@ async fn set_routing(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<RoutingAnswer>, ApiError> {
-    op.require_admin()?;
     let id: DepartmentId = parse_field("id", &id)?;
+    let brand = state.store.department_brand(id).await?;
+    op.require_manager(brand)?;
     let b: RoutingBody = body("mode", &bytes)?;
     let mode: RoutingMode = parse_field("mode", &b.mode)?;
     state.store.set_routing_mode(id, mode).await?;
+    audit(
+        &state,
+        &op,
+        Some(brand),
+        "department.routing_changed",
+        format!("department:{id}"),
+        serde_json::json!({"mode": mode}),
+    )
+    .await;
     state.hub.nudge();
     routing::route(&state, [id]).await;
     Ok(Json(RoutingAnswer {

@@ -58,6 +58,14 @@ impl ChannelCache {
             .ok_or(StoreError::NotFound("channel"))
     }
 
+    /// Drops a channel changed here (secret rotated, removed), so this instance sees the
+    /// change at once; other instances see it within [`TTL_MS`].
+    pub fn forget(&self, channel: &Channel) {
+        let mut entries = self.lock();
+        entries.by_key.remove(&channel.channel_key);
+        entries.by_id.remove(&channel.id);
+    }
+
     /// A fresh cached entry from `map`, or what `load` reads (remembered for [`TTL_MS`]).
     async fn cached<K: Hash + Eq>(
         &self,

@@ -22,6 +22,8 @@ fn linedesk(store_args: &[String]) -> Command {
         // Nothing listens on the discard port: profile fetches fail fast instead of leaving the machine.
         .env("LINEDESK_LINE_API_BASE", "http://127.0.0.1:9")
         .env("LINEDESK_LINE_DATA_BASE", "http://127.0.0.1:9")
+        // Both processes seal and open channel secrets with the same key (no key file in the cwd).
+        .env("LINEDESK_SECRET_KEY", "a".repeat(64))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command.args(store_args);

@@ -99,7 +99,10 @@ impl TestApp {
             store,
             line_api_base: sim_url.clone(),
             line_data_base: sim_url,
-            public_url: None,
+            // LINE (the simulator) reaches the desk here: the connect wizard registers it.
+            public_url: Some(format!("http://{}", listener.local_addr().expect("addr"))),
+            secret_key: desk_server::crypto::SecretKey::generate(),
+            media: desk_server::media::MediaConfig::new(dir.path()),
         };
         let server = Server::start(config.clone(), listener)
             .await
@@ -107,6 +110,7 @@ impl TestApp {
         let now = now_ms();
         let channel = add_channel(
             &server.state.store,
+            &server.state.cipher,
             ChannelSetup {
                 brand: "Test Shop".into(),
                 department: "Support".into(),

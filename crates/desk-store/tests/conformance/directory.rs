@@ -29,7 +29,7 @@ conformance!(channels_are_unique_and_found_by_key, |store| {
         .expect("lookup")
         .expect("found");
     assert_eq!(found.id, channel.id);
-    assert_eq!(found.secret.expose(), "0123456789abcdef0123456789abcdef");
+    assert_eq!(found.secret.as_bytes(), b"sealed-secret");
     assert!(
         store
             .channel_by_key("nope")
@@ -43,7 +43,7 @@ conformance!(channels_are_unique_and_found_by_key, |store| {
         department_id: scope.department_id,
         line_channel_id: channel.line_channel_id.clone(),
         channel_key: "another-key".into(),
-        secret: desk_core::Secret::new("x"),
+        secret: desk_core::Sealed::from_bytes(b"x".to_vec()),
         bot_user_id: None,
         basic_id: None,
         display_name: String::new(),
@@ -60,12 +60,19 @@ conformance!(channels_are_unique_and_found_by_key, |store| {
         .await
         .expect("count");
     store
-        .set_channel_token(channel.id, "tok", NOW + 1000)
+        .set_channel_token(
+            channel.id,
+            Some(&desk_core::Sealed::from_bytes(b"tok".to_vec())),
+            Some(NOW + 1000),
+        )
         .await
         .expect("token");
     let reread = store.channel(channel.id).await.expect("reread");
     assert_eq!(reread.signature_failures, 1);
-    assert_eq!(reread.access_token.as_deref(), Some("tok"));
+    assert_eq!(
+        reread.access_token.as_ref().map(desk_core::Sealed::as_bytes),
+        Some(&b"tok"[..])
+    );
     assert_eq!(
         store
             .list_channels(Some(scope.brand_id))

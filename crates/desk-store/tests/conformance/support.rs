@@ -1,6 +1,6 @@
 //! Test harness: a fresh store per test and per backend, and a seeded brand/channel.
 
-use desk_core::{Role, Secret};
+use desk_core::{Role, Sealed};
 use desk_store::test_db::{fresh_postgres, postgres_url};
 use desk_store::{Channel, ChannelScope, NewChannel, NewOperator, Store, StoreConfig};
 
@@ -84,7 +84,8 @@ pub async fn seed(store: &Store) -> (Channel, ChannelScope) {
                 department_id: department.id,
                 line_channel_id: "1234567890".into(),
                 channel_key: format!("key-{}", uuid::Uuid::new_v4().simple()),
-                secret: Secret::new("0123456789abcdef0123456789abcdef"),
+                // The store keeps sealed bytes as they are; what they seal is the server's business.
+                secret: Sealed::from_bytes(b"sealed-secret".to_vec()),
                 bot_user_id: Some("Ubot".into()),
                 basic_id: Some("@demo".into()),
                 display_name: "Demo".into(),

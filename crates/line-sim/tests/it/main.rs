@@ -4,6 +4,7 @@ mod common;
 mod content;
 mod control;
 mod events;
+mod media_check;
 mod misc;
 mod oauth;
 mod push;

@@ -1,0 +1,422 @@
+//! The chatbot at work: after the inbox processor has stored an event of a channel whose bot
+//! is on, the event becomes a [`BotEvent`] and the bot answers it here, outside the inbox
+//! transaction and off the ingest path (an external bot may take seconds).
+//!
+//! Events of one chat are answered one after the other, in the order they were stored (a
+//! queue per chat); different chats are answered in parallel. A bot turn is written in one
+//! transaction with its handoff or close, and only if the bot still holds the chat (see
+//! [`desk_store::Store::bot_turn`]). Bot messages go out through the outbox like operators'
+//! and use the event's reply token, so answering costs no message quota.
+//!
+//! The bot talks only in 1:1 chats: a group or room chat that starts with the bot is handed
+//! to the department at once, silently.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use desk_core::bot::rules::{RulesBot, Situation, Trigger};
+use desk_core::bot::{After, Answer, BotMode, BotReply, ButtonAction, Language, OutMessage};
+use desk_core::{ChannelId, ContactId, ConversationId, ConversationState, MessageKind, ReplyToken};
+use desk_store::{
+    Applied, BotSettings, BotTurn, BotTurnOutcome, ChannelScope, InboundItem, InboxRow, Remember,
+    Rules, StoreError,
+};
+use line_api::message::{Message as LineMessage, QuickReply, QuickReplyItem};
+use serde_json::Value;
+use tokio_util::task::TaskTracker;
+
+use crate::crypto::Purpose;
+use crate::service::bot_external::{CallError, ExternalCall};
+use crate::service::routing;
+use crate::state::AppState;
+
+/// What the user did, as the bot sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// Added the account as a friend.
+    Follow,
+    /// A message; LINE's message object as received.
+    Message(Value),
+    /// Tapped a postback button; `params` for date pickers and the like.
+    Postback {
+        /// `postback.data`.
+        data: String,
+        /// `postback.params`, if any.
+        params: Option<Value>,
+    },
+}
+
+/// One stored event for the bot to answer.
+#[derive(Debug, Clone)]
+pub struct BotEvent {
+    /// The channel.
+    pub scope: ChannelScope,
+    /// Its settings and department hours, as the event was applied under.
+    pub rules: Rules,
+    /// Who.
+    pub contact: ContactId,
+    /// Their LINE id (a user's; a group's or room's for those chats).
+    pub line_id: String,
+    /// The chat the event landed in (none for a follow, or a postback after a close).
+    pub conversation: Option<ConversationId>,
+    /// Whether this event started the chat.
+    pub opened: bool,
+    /// What happened.
+    pub incoming: Incoming,
+    /// The event's reply token, for events whose token the inbound path does not keep.
+    pub reply_token: Option<ReplyToken>,
+    /// Whether the chat is 1:1 (the bot does not talk in groups and rooms).
+    pub one_to_one: bool,
+}
+
+type ChatKey = (ChannelId, String);
+
+/// Runs bot turns: one queue per chat, chats in parallel. Cheap to clone.
+#[derive(Clone)]
+pub struct BotRunner {
+    queues: Arc<Mutex<HashMap<ChatKey, VecDeque<BotEvent>>>>,
+    tasks: TaskTracker,
+    external: ExternalCall,
+}
+
+impl BotRunner {
+    /// A runner with its HTTP client for external bots.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            queues: Default::default(),
+            tasks: TaskTracker::new(),
+            external: ExternalCall::new()?,
+        })
+    }
+
+    /// Queues `event` behind its chat's earlier events.
+    pub fn submit(&self, state: &AppState, event: BotEvent) {
+        let key = (event.scope.channel_id, event.line_id.clone());
+        {
+            let mut queues = self.lock();
+            if let Some(queue) = queues.get_mut(&key) {
+                // A task is draining this chat's queue: it will get to this event.
+                queue.push_back(event);
+                return;
+            }
+            queues.insert(key.clone(), VecDeque::new());
+        }
+        let (runner, state) = (self.clone(), state.clone());
+        self.tasks.spawn(async move {
+            let mut next = Some(event);
+            while let Some(event) = next {
+                answer(&state, &runner.external, event).await;
+                let mut queues = runner.lock();
+                next = queues.get_mut(&key).and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    queues.remove(&key);
+                }
+            }
+        });
+    }
+
+    /// Waits for the turns in flight (at shutdown, before the store closes).
+    pub async fn wait(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChatKey, VecDeque<BotEvent>>> {
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The bot's view of an applied inbox event: `None` when the channel's bot is off, the event
+/// is a duplicate or not one the bot answers (anything but a message, a postback or a follow).
+pub fn event_of(row: &InboxRow, item: &InboundItem, applied: &Applied) -> Option<BotEvent> {
+    if !item.rules.settings.bot_enabled() {
+        return None;
+    }
+    let raw: Value = serde_json::from_str(&row.raw).ok()?;
+    if raw["mode"] == "standby" {
+        return None;
+    }
+    let contact = applied.contact_id?;
+    let source = &raw["source"];
+    let one_to_one = source["type"] == "user";
+    // The chat's id, as the contact is keyed: the group or room, else the user.
+    let line_id = source["groupId"]
+        .as_str()
+        .or_else(|| source["roomId"].as_str())
+        .or_else(|| source["userId"].as_str())?
+        .to_owned();
+    let reply_token = raw["replyToken"].as_str().map(|token| ReplyToken {
+        token: token.to_owned(),
+        issued_ms: row.event_ms,
+    });
+    let (incoming, reply_token) = match raw["type"].as_str()? {
+        // A new message: the inbound path kept its reply token on the chat.
+        "message" if applied.message_id.is_some() => {
+            (Incoming::Message(raw["message"].clone()), None)
+        }
+        "postback" => (
+            Incoming::Postback {
+                data: raw["postback"]["data"].as_str()?.to_owned(),
+                params: raw["postback"].get("params").cloned(),
+            },
+            reply_token,
+        ),
+        "follow" => (Incoming::Follow, reply_token),
+        _ => return None,
+    };
+    Some(BotEvent {
+        scope: item.scope,
+        rules: item.rules.clone(),
+        contact,
+        line_id,
+        conversation: applied.conversation_id,
+        opened: applied.opened,
+        incoming,
+        reply_token,
+        one_to_one,
+    })
+}
+
+/// Answers one event. Failures are logged: the user's message is stored either way, and an
+/// operator can take the chat over.
+#[tracing::instrument(skip_all, fields(channel = %event.scope.channel_id, conversation = ?event.conversation))]
+async fn answer(state: &AppState, external: &ExternalCall, event: BotEvent) {
+    if let Err(e) = try_answer(state, external, event).await {
+        tracing::warn!(error = %e, "the chatbot could not answer");
+    }
+}
+
+async fn try_answer(
+    state: &AppState,
+    external: &ExternalCall,
+    event: BotEvent,
+) -> Result<(), StoreError> {
+    // Only chats the bot holds (a follow or a postback may start one).
+    if let Some(id) = event.conversation
+        && state.store.conversation(id).await?.state != ConversationState::Bot
+    {
+        return Ok(());
+    }
+    let settings = state.store.bot_settings(event.scope.channel_id).await?;
+    let reply = match (settings.mode, event.one_to_one) {
+        (BotMode::Rules, true) => {
+            let bot = settings.rules.unwrap_or_else(empty_rules_bot);
+            return rules_turn(state, &bot, event).await;
+        }
+        (BotMode::External, true) => external_reply(state, external, &settings, &event).await?,
+        // The bot is on for new chats but has nothing to say here (mode off, or a group):
+        // operators take it, rather than leave the user talking to nobody.
+        _ => BotReply::handoff_silently(),
+    };
+    write_turn(state, &event, reply, Remember::Unchanged).await
+}
+
+/// The external bot's answer; any failure is logged for the channel and becomes a handoff.
+async fn external_reply(
+    state: &AppState,
+    external: &ExternalCall,
+    settings: &BotSettings,
+    event: &BotEvent,
+) -> Result<BotReply, StoreError> {
+    let call = match (&settings.external_url, &settings.external_secret) {
+        (Some(url), Some(sealed)) => match state.cipher.open(Purpose::BotSecret, sealed) {
+            Ok(secret) => external.call(state, url, secret.expose(), event).await,
+            Err(e) => Err(CallError::Secret(e.to_string())),
+        },
+        _ => Err(CallError::Secret(
+            "no URL or signing secret is configured".into(),
+        )),
+    };
+    let failure = match call {
+        Ok(reply) => return Ok(reply),
+        Err(failure) => failure,
+    };
+    tracing::warn!(kind = failure.kind(), error = %failure, "external bot failed; handing off");
+    state
+        .store
+        .record_bot_failure(
+            event.scope.channel_id,
+            event.conversation,
+            failure.kind(),
+            &failure.to_string(),
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(BotReply::handoff_silently())
+}
+
+/// A rules bot with nothing configured: it greets nobody and hands off a repeated question.
+fn empty_rules_bot() -> RulesBot {
+    match RulesBot::new(Default::default()) {
+        Ok(bot) => bot,
+        Err(e) => unreachable!("the empty rules bot is valid: {e}"),
+    }
+}
+
+async fn rules_turn(state: &AppState, bot: &RulesBot, event: BotEvent) -> Result<(), StoreError> {
+    let now = state.clock.now_ms();
+    let contact = state
+        .store
+        .contact_by_line_id(event.scope.channel_id, &event.line_id)
+        .await?;
+    let language = Language::for_contact(
+        contact.as_ref().and_then(|c| c.language.as_deref()),
+        bot.input().default_language,
+    );
+    let unanswered = match event.conversation {
+        Some(id) => state.store.bot_unanswered(id).await?,
+        None => None,
+    };
+    let text = match &event.incoming {
+        Incoming::Message(m) if m["type"] == "text" => m["text"].as_str(),
+        _ => None,
+    };
+    let trigger = match (&event.incoming, text) {
+        (Incoming::Follow, _) => Trigger::Follow,
+        (Incoming::Postback { data, .. }, _) => Trigger::Postback(data),
+        (Incoming::Message(_), Some(text)) => Trigger::Text(text),
+        (Incoming::Message(_), None) => Trigger::Other,
+    };
+    let outcome = bot.respond(
+        trigger,
+        &Situation {
+            language,
+            open: event.rules.hours.as_ref().is_none_or(|h| h.is_open(now)),
+            new_chat: event.opened,
+            unanswered,
+        },
+    );
+    write_turn(
+        state,
+        &event,
+        outcome.reply,
+        Remember::Unanswered(outcome.unanswered),
+    )
+    .await
+}
+
+/// Stores the turn (starting a chat if the event had none and there is something to do),
+/// then wakes the sender and routes a handed-off chat.
+async fn write_turn(
+    state: &AppState,
+    event: &BotEvent,
+    reply: BotReply,
+    remember: Remember,
+) -> Result<(), StoreError> {
+    let now = state.clock.now_ms();
+    let conversation = match event.conversation {
+        Some(id) => id,
+        None if reply.answer.is_empty() && reply.then == After::Stay => return Ok(()),
+        None => {
+            let (id, _) = state
+                .store
+                .bot_chat(event.scope, event.contact, &event.rules, now)
+                .await?;
+            id
+        }
+    };
+    let turn = BotTurn {
+        conversation,
+        messages: line_messages(&reply.answer),
+        reply_token: event.reply_token.clone(),
+        then: reply.then,
+        remember,
+    };
+    let outcome = state.store.bot_turn(turn, &event.rules, now).await?;
+    state.hub.nudge();
+    state.wake.outbox.notify_one();
+    state.wake.timers.notify_one();
+    match outcome {
+        BotTurnOutcome::Written {
+            routed: Some(department),
+            ..
+        } => routing::route(state, [department]).await,
+        BotTurnOutcome::Written { .. } => {}
+        BotTurnOutcome::NotWithBot => {
+            tracing::info!(%conversation, "an operator took the chat first; the bot's answer was dropped")
+        }
+    }
+    Ok(())
+}
+
+/// The answer as LINE message objects, the buttons on the last one.
+pub fn line_messages(answer: &Answer) -> Vec<(MessageKind, Value)> {
+    let count = answer.messages.len();
+    answer
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| {
+            let (kind, mut line) = match message {
+                OutMessage::Text { text } => (MessageKind::Text, LineMessage::text(text)),
+                OutMessage::Sticker {
+                    package_id,
+                    sticker_id,
+                } => (
+                    MessageKind::Sticker,
+                    LineMessage::sticker(package_id, sticker_id),
+                ),
+                OutMessage::Image { url, preview_url } => {
+                    (MessageKind::Image, LineMessage::image(url, preview_url))
+                }
+            };
+            if i + 1 == count && !answer.quick_replies.is_empty() {
+                line =
+                    line.with_quick_reply(QuickReply::new(answer.quick_replies.iter().map(|b| {
+                        match &b.action {
+                            ButtonAction::Message { text } => {
+                                QuickReplyItem::message(&b.label, text)
+                            }
+                            ButtonAction::Postback { data, display_text } => {
+                                QuickReplyItem::postback(&b.label, data, display_text.clone())
+                            }
+                        }
+                    })));
+            }
+            (kind, serde_json::to_value(&line).unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use desk_core::bot::QuickReplyButton;
+    use serde_json::json;
+
+    #[test]
+    fn buttons_go_on_the_last_message() {
+        let answer = Answer {
+            messages: vec![
+                OutMessage::Text { text: "hi".into() },
+                OutMessage::Sticker {
+                    package_id: "446".into(),
+                    sticker_id: "1988".into(),
+                },
+            ],
+            quick_replies: vec![QuickReplyButton {
+                label: "Shops".into(),
+                action: ButtonAction::Postback {
+                    data: "shops".into(),
+                    display_text: None,
+                },
+            }],
+        };
+        let messages = line_messages(&answer);
+        assert_eq!(
+            messages[0],
+            (MessageKind::Text, json!({"type": "text", "text": "hi"}))
+        );
+        assert_eq!(
+            messages[1],
+            (
+                MessageKind::Sticker,
+                json!({"type": "sticker", "packageId": "446", "stickerId": "1988",
+                       "quickReply": {"items": [{"type": "action", "action":
+                           {"type": "postback", "label": "Shops", "data": "shops"}}]}})
+            )
+        );
+    }
+}

@@ -1,0 +1,181 @@
+use crate::conformance;
+use crate::support::*;
+use desk_core::bot::rules::RulesBot;
+use desk_core::bot::{After, BotMode};
+use desk_core::{
+    ChannelSettings, ChannelSettingsInput, ConversationState, FriendStatus, MessageKind,
+    MessageStatus, ReplyToken, Sealed, SentVia,
+};
+use desk_store::{
+    BotSettings, BotTurn, BotTurnOutcome, ChatRules, InboundEffect, Remember, SendOutcome,
+};
+use serde_json::json;
+
+fn bot_rules() -> ChatRules {
+    let settings = ChannelSettings::new(ChannelSettingsInput {
+        bot_enabled: true,
+        ..Default::default()
+    })
+    .expect("valid settings");
+    ChatRules {
+        settings,
+        hours: None,
+    }
+}
+
+fn turn(conversation: desk_core::ConversationId, texts: &[&str], then: After) -> BotTurn {
+    BotTurn {
+        conversation,
+        messages: texts
+            .iter()
+            .map(|t| (MessageKind::Text, json!({"type": "text", "text": t})))
+            .collect(),
+        reply_token: None,
+        then,
+        remember: Remember::Unchanged,
+    }
+}
+
+conformance!(bot_settings_round_trip_with_the_channel_settings, |store| {
+    let (channel, _) = seed(store).await;
+    assert_eq!(
+        store.bot_settings(channel.id).await.expect("settings"),
+        BotSettings::default()
+    );
+    let rules: RulesBot = serde_json::from_value(json!({"greet_on_follow": true})).expect("bot");
+    let bot = BotSettings {
+        mode: BotMode::Rules,
+        rules: Some(rules),
+        external_url: None,
+        external_secret: Some(Sealed::from_bytes(b"sealed".to_vec())),
+    };
+    store
+        .set_bot_settings(channel.id, &bot, &bot_rules().settings, NOW)
+        .await
+        .expect("stored");
+    assert_eq!(store.bot_settings(channel.id).await.expect("settings"), bot);
+    assert!(
+        store
+            .chat_rules(channel.id)
+            .await
+            .expect("rules")
+            .settings
+            .bot_enabled()
+    );
+});
+
+conformance!(a_bot_turn_is_one_send_and_yields_to_operators, |store| {
+    let (channel, scope) = seed(store).await;
+    let follow = InboundEffect::FriendStatus {
+        contact: user("U1", None),
+        status: FriendStatus::Friend,
+        unblocked: false,
+    };
+    let contact = apply(store, scope, "follow", follow)
+        .await
+        .contact_id
+        .expect("contact");
+    let rules = bot_rules();
+    let (conv, started) = store
+        .bot_chat(scope, contact, &rules, NOW)
+        .await
+        .expect("chat");
+    assert!(started);
+    assert_eq!(
+        store
+            .bot_chat(scope, contact, &rules, NOW)
+            .await
+            .expect("chat"),
+        (conv, false),
+        "the live chat is reused"
+    );
+
+    // Two messages, the follow's reply token kept, the unanswered question remembered.
+    let mut greeting = turn(conv, &["hello", "how can I help?"], After::Stay);
+    greeting.reply_token = Some(ReplyToken {
+        token: "rt-follow".into(),
+        issued_ms: NOW,
+    });
+    greeting.remember = Remember::Unanswered(Some("bikes".into()));
+    let written = store
+        .bot_turn(greeting, &rules, NOW + 1)
+        .await
+        .expect("turn");
+    assert!(matches!(
+        written,
+        BotTurnOutcome::Written {
+            message: Some(_),
+            routed: None
+        }
+    ));
+    assert_eq!(
+        store.bot_unanswered(conv).await.expect("memory").as_deref(),
+        Some("bikes")
+    );
+    assert_eq!(
+        store
+            .reply_token(conv)
+            .await
+            .expect("token")
+            .map(|t| t.token),
+        Some("rt-follow".into())
+    );
+    let jobs = store
+        .outbox_claim(NOW + 1, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 1, "one LINE call for the whole turn");
+    assert_eq!(jobs[0].payload.0.as_array().map(Vec::len), Some(2));
+    let sent = SendOutcome::Sent {
+        via: SentVia::Reply,
+        line_message_id: Some("L1".into()),
+        quote_token: None,
+    };
+    store
+        .outbox_finish(&jobs[0], &sent, NOW + 2)
+        .await
+        .expect("finish");
+    let messages = store.list_messages(conv).await.expect("messages");
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        assert!(m.sender_bot);
+        assert_eq!(
+            (m.status, m.sent_via.as_deref()),
+            (MessageStatus::Sent, Some("reply"))
+        );
+    }
+    let counts = store.send_counts(channel.id).await.expect("counts");
+    assert_eq!(
+        (counts.reply, counts.push, counts.bot_reply, counts.bot_push),
+        (1, 0, 2, 0)
+    );
+
+    // The bot hands off: the chat waits in the channel's department.
+    let handed = store
+        .bot_turn(
+            turn(conv, &[], After::Handoff { department: None }),
+            &rules,
+            NOW + 3,
+        )
+        .await
+        .expect("handoff");
+    assert_eq!(
+        handed,
+        BotTurnOutcome::Written {
+            message: None,
+            routed: Some(scope.department_id)
+        }
+    );
+    assert_eq!(
+        store.conversation(conv).await.expect("chat").state,
+        ConversationState::Waiting
+    );
+    // A late bot answer after that is dropped whole.
+    let late = store
+        .bot_turn(turn(conv, &["too late"], After::Stay), &rules, NOW + 4)
+        .await
+        .expect("late");
+    assert_eq!(late, BotTurnOutcome::NotWithBot);
+    assert_eq!(store.outbox_pending().await.expect("pending"), 0);
+    assert_eq!(store.list_messages(conv).await.expect("messages").len(), 2);
+});
