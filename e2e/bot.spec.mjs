@@ -2,7 +2,8 @@
 // rule with quick-reply buttons; a LINE user who writes the keyword gets the answer and the
 // buttons through LINE, and the chat shows in the console as a bot chat.
 //
-// Run by crates/desk-server/tests/it/browser.rs (`cargo test`), which sets the environment.
+// Run by `the_console_configures_a_rule_that_a_user_triggers` in crates/desk-server/tests/it/
+// bot.rs (`cargo test`), which sets the environment.
 
 import { Sim, check, env, logIn, runSpec, shot, step } from "./lib.mjs";
 

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::histogram::Histogram;
 use self::stream::SseStream;
+use crate::procfs::Process;
 
 /// Prefix of every bench text: `bench <n> <due µs>`.
 const TEXT_PREFIX: &str = "bench ";
@@ -106,13 +107,14 @@ pub async fn run(args: BenchSseArgs) -> anyhow::Result<()> {
     let sampler = tokio::spawn(sample_rss(server.pid(), stop.clone()));
 
     println!(
-        "bench-sse: {} on {}, {} streams over {} brand(s), {} users, {} msg/s for {} s",
+        "bench-sse: {} on {}, {} {} streams over {} brand(s), {} users, {} msg/s for {} s",
         server.base,
         match config {
             StoreConfig::Sqlite { .. } => "SQLite",
             StoreConfig::Postgres { .. } => "Postgres",
         },
         args.connections,
+        if args.operators { "operator" } else { "admin" },
         args.brands,
         args.users,
         args.rate,
@@ -203,7 +205,8 @@ pub async fn run(args: BenchSseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the bench set up: brands with one channel each, users, an admin token.
+/// What the bench set up: brands with one channel each, users, an admin token (which the
+/// unmeasured streams use).
 struct World {
     store: Store,
     sim: LineSim,
@@ -218,6 +221,9 @@ struct BenchBrand {
     id: String,
     line_channel_id: String,
     channel_key: String,
+    /// What the brand's measured streams log in with: the admin's token, or with
+    /// `--operators` an operator's of the brand's department.
+    stream_token: Option<String>,
 }
 
 impl World {
@@ -250,10 +256,29 @@ impl World {
                 now,
             )
             .await?;
+            let stream_token = match args.operators {
+                true => {
+                    let (operator, token) = add_user(
+                        &store,
+                        &format!("operator{b}@bench.linedesk"),
+                        &format!("Operator {b}"),
+                        Role::Operator,
+                        Some(channel.brand_id),
+                        now,
+                    )
+                    .await?;
+                    store
+                        .add_department_member(channel.department_id, operator.id)
+                        .await?;
+                    Some(token)
+                }
+                false => None,
+            };
             brands.push(BenchBrand {
                 id: channel.brand_id.to_string(),
                 line_channel_id,
                 channel_key: channel.channel_key,
+                stream_token,
             });
         }
         let users = (0..args.users)
@@ -366,7 +391,7 @@ impl ServerProcess {
     }
 
     fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
-        status_kib(self.pid(), field)
+        Process::Id(self.pid()).status_kib(field)
     }
 
     /// The server's warning and error lines so far.
@@ -379,24 +404,9 @@ impl ServerProcess {
             .collect()
     }
 
-    /// CPU time (user + system) the server has used, from `/proc/{pid}/stat`.
+    /// CPU time (user + system) the server has used.
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let pid = self.pid();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .with_context(|| format!("reading /proc/{pid}/stat"))?;
-        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .context("unexpected /proc/{pid}/stat")?;
-        let ticks = rest
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(|f| f.parse::<f64>().context("unexpected /proc/{pid}/stat"))
-            .sum::<anyhow::Result<f64>>()?;
-        // Linux reports in clock ticks of 1/100 s (USER_HZ) on every architecture we run on.
-        Ok(ticks / 100.0)
+        Process::Id(self.pid()).cpu_seconds()
     }
 }
 
@@ -407,17 +417,6 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A `kB` field of `/proc/{pid}/status`.
-fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1_024.0
 }
@@ -426,7 +425,7 @@ fn mib(kib: u64) -> f64 {
 async fn sample_rss(pid: u32, stop: CancellationToken) -> u64 {
     let mut peak = 0;
     loop {
-        peak = peak.max(status_kib(pid, "VmRSS:").unwrap_or(0));
+        peak = peak.max(Process::Id(pid).status_kib("VmRSS:").unwrap_or(0));
         tokio::select! {
             _ = stop.cancelled() => return peak,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -491,8 +490,9 @@ async fn open_streams(
     let mut opening = Vec::with_capacity(n);
     for i in 0..n {
         let permit = slots.clone().acquire_owned().await?;
-        let (http, base, token) = (http.clone(), base.to_owned(), world.token.clone());
-        let brand = world.brands[i % world.brands.len()].id.clone();
+        let brand = &world.brands[i % world.brands.len()];
+        let token = brand.stream_token.as_ref().unwrap_or(&world.token).clone();
+        let (http, base, brand) = (http.clone(), base.to_owned(), brand.id.clone());
         opening.push(tokio::spawn(async move {
             let stream = SseStream::open(&http, &base, &brand, &token).await;
             drop(permit);

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use desk_server::clock::now_ms;
 use desk_server::config::BenchTimersArgs;
 use desk_server::setup::{ChannelSetup, add_channel};
 use desk_server::{Server, ServerConfig, open_store};
 use desk_store::StoreConfig;
+
+use crate::procfs::Process;
 
 /// Runs the benchmark and prints its numbers.
 pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
@@ -80,9 +81,9 @@ pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
     let idle_ms = i64::try_from(args.idle_secs * 1_000)?;
     server.state.clock.advance(base - idle_ms - now_ms());
 
-    let cpu_before = cpu_seconds()?;
+    let cpu_before = Process::Current.cpu_seconds()?;
     tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
-    let idle_cpu = cpu_seconds()? - cpu_before;
+    let idle_cpu = Process::Current.cpu_seconds()? - cpu_before;
     println!(
         "idle with {n} open chats for {} s: {:.2} s CPU ({:.2} % of one core)",
         args.idle_secs,
@@ -90,9 +91,9 @@ pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
         100.0 * idle_cpu / args.idle_secs as f64
     );
 
-    let cpu_before = cpu_seconds()?;
+    let cpu_before = Process::Current.cpu_seconds()?;
     tokio::time::sleep(Duration::from_secs(args.observe_secs)).await;
-    let busy_cpu = cpu_seconds()? - cpu_before;
+    let busy_cpu = Process::Current.cpu_seconds()? - cpu_before;
     let observed_until = server.state.clock.now_ms();
     let store = server.state.store.clone();
     let closes = store.seeded_closes().await?;
@@ -129,23 +130,4 @@ pub async fn run(args: BenchTimersArgs) -> anyhow::Result<()> {
         late.last().copied().unwrap_or(0)
     );
     Ok(())
-}
-
-/// CPU time (user + system) this process has used, from /proc.
-fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("unexpected /proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11..13)
-        .context("short /proc/self/stat")?
-        .iter()
-        .map(|f| f.parse::<f64>().unwrap_or(0.0))
-        .sum();
-    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every architecture we run on.
-    Ok(ticks / 100.0)
 }

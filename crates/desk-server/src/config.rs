@@ -101,6 +101,10 @@ pub struct BenchSseArgs {
     /// temporary directory).
     #[arg(long, env = "LINEDESK_BENCH_SSE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Open the streams as operators of each brand's department (whose streams are filtered
+    /// by department) instead of as an admin.
+    #[arg(long, env = "LINEDESK_BENCH_SSE_OPERATORS")]
+    pub operators: bool,
 }
 
 /// `linedesk bench-webhook`.

@@ -122,6 +122,7 @@ impl Server {
         tasks.spawn(worker::outbox::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::timers::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::media::run(state.clone(), cancel.clone()));
+        tasks.spawn(worker::bot::run(state.clone(), cancel.clone()));
         let app = http::router(state.clone());
         let shutdown = cancel.clone();
         tasks.spawn(async move {
@@ -147,9 +148,8 @@ impl Server {
     /// Stops accepting, lets workers finish their current step, and closes the store.
     pub async fn shutdown(self) {
         self.cancel.cancel();
+        // Bot turns already started still write their answer (the bot worker waits for them).
         self.tasks.wait().await;
-        // Bot turns already started still write their answer.
-        self.state.bot.wait().await;
         self.state.store.close().await;
     }
 

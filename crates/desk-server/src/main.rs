@@ -4,6 +4,7 @@ mod bench_sse;
 mod bench_timers;
 mod commands;
 mod demo;
+mod procfs;
 
 use clap::Parser;
 use desk_server::config::Cli;

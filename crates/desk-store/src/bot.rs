@@ -68,6 +68,10 @@ pub struct BotTurn {
     pub then: After,
     /// The rules bot's memory.
     pub remember: Remember,
+    /// The queued turn this answers ([`crate::QueuedBotTurn::id`]): marked done in the same
+    /// transaction, and if it is done already nothing is written
+    /// ([`BotTurnOutcome::AlreadyDone`]), so a turn answered twice after a crash sends once.
+    pub queued: Option<i64>,
 }
 
 /// How a bot turn ended.
@@ -82,6 +86,9 @@ pub enum BotTurnOutcome {
     },
     /// The bot no longer holds the chat (an operator took it, or it closed): nothing written.
     NotWithBot,
+    /// The queued turn was answered before (by a run that crashed after writing, or whose
+    /// lease ran out): nothing written.
+    AlreadyDone,
 }
 
 /// A failed external bot call.
@@ -259,8 +266,26 @@ impl Store {
         let id = turn.conversation;
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
+            if let Some(queued) = turn.queued {
+                // First, so a second writer of the same turn waits here and then finds it done.
+                let first = sqlx::query(
+                    "UPDATE bot_turns SET status = 'done', done_ms = $1, lease_until_ms = NULL
+                     WHERE id = $2 AND status = 'pending'",
+                )
+                .bind(now)
+                .bind(queued)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !first {
+                    return Ok(BotTurnOutcome::AlreadyDone);
+                }
+            }
             let row = load_lifecycle!(&mut *tx, id).ok_or(StoreError::NotFound("conversation"))?;
             if row.state != ConversationState::Bot.as_str() {
+                // Keeps the turn marked done: the bot has nothing more to do for it.
+                tx.commit().await?;
                 return Ok(BotTurnOutcome::NotWithBot);
             }
             let brand = desk_core::BrandId(row.brand_id);

@@ -306,7 +306,11 @@ impl Store {
             let mut tx = pool.begin().await?;
             let mut results = Vec::with_capacity(items.len());
             for item in items {
-                results.push(apply_in_tx!(&mut tx, capacity, item, now));
+                // The chatbot's turn is queued with the event: nothing waits in memory.
+                let (bot_on, inbox_id) = (item.rules.settings.bot_enabled(), item.inbox_id);
+                let applied = apply_in_tx!(&mut tx, capacity, item, now);
+                queue_bot_turn!(&mut tx, bot_on, inbox_id, &applied, now);
+                results.push(applied);
             }
             tx.commit().await?;
             Ok(results)

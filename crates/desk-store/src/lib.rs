@@ -17,6 +17,9 @@ mod media;
 mod accounts;
 pub mod audit;
 mod bot;
+// Before `chat`, which queues bot turns with its macro.
+#[macro_use]
+mod bot_queue;
 mod channel_admin;
 mod chat;
 mod console;
@@ -47,6 +50,7 @@ pub use accounts::{
     OperatorAccount, OperatorChange, Preferences, ProfileChange,
 };
 pub use bot::{BotFailure, BotSettings, BotTurn, BotTurnOutcome, Remember, SendCounts};
+pub use bot_queue::QueuedBotTurn;
 pub use chat::{Applied, InboundEffect};
 pub use chat::{ChannelScope, InboundItem};
 pub use console::{
@@ -214,7 +218,7 @@ impl Store {
     }
 
     /// Releases the leases of a previous run. Only for SQLite, where one process owns the
-    /// file: a crashed run's leased inbox and outbox rows are claimable at once instead of
+    /// file: a crashed run's leased inbox, outbox and bot turn rows are claimable at once instead of
     /// after the lease. (On Postgres other live instances may hold leases; they expire.)
     pub async fn release_stale_leases(&self) -> Result<()> {
         if let Backend::Sqlite { write, .. } = &*self.backend {
@@ -224,6 +228,9 @@ impl Store {
             .execute(write)
             .await?;
             sqlx::query("UPDATE outbox SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")
+                .execute(write)
+                .await?;
+            sqlx::query("UPDATE bot_turns SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")
                 .execute(write)
                 .await?;
         }

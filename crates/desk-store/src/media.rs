@@ -212,6 +212,20 @@ impl Store {
         Ok(())
     }
 
+    /// Queues an attachment's objects for deletion (an upload whose message was refused).
+    pub async fn media_discard(&self, id: MediaId) -> Result<()> {
+        on_write!(self.backend(), |pool| {
+            sqlx::query(
+                "UPDATE media SET state = 'purge', next_attempt_ms = 0, lease_until_ms = NULL WHERE id = $1 AND state <> 'deleted'",
+            )
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Links an outgoing attachment to the message that sends it.
     pub async fn attach_media(&self, media: MediaId, message: MessageId) -> Result<()> {
         set_one!(
@@ -268,11 +282,14 @@ impl Store {
         })?)
     }
 
-    /// The earliest time queued media work is due, to sleep until then.
+    /// The earliest time queued media work can be claimed, to sleep until then.
     pub async fn media_next_due(&self) -> Result<Option<Millis>> {
         let next: Option<(Millis,)> = on_read!(self.backend(), |pool| {
             sqlx::query_as(
-                "SELECT next_attempt_ms FROM media WHERE state IN ('pending', 'purge') ORDER BY next_attempt_ms LIMIT 1",
+                // A leased row is due when its lease runs out, not before: otherwise another
+                // instance's download in progress would keep this worker spinning.
+                "SELECT CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms ELSE next_attempt_ms END AS due
+                 FROM media WHERE state IN ('pending', 'purge') ORDER BY due LIMIT 1",
             )
             .fetch_optional(pool)
             .await

@@ -199,9 +199,6 @@ async function openChat(link) {
   conversation = id;
   desk.dataset.conversation = id;
   history.pushState({ conversation: id }, "", url.pathname + url.search);
-  composer.setQuote(null);
-  composer.text.value = "";
-  composer.count();
   await Promise.all([refreshConversation(), refreshLists()]);
   toBottom();
   const name = document.querySelector("#conversation-view h1")?.textContent;

@@ -36,6 +36,7 @@ export class Composer {
     this.text.addEventListener("input", () => {
       this.count();
       this.typing();
+      this.saveDraft();
     });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -70,9 +71,23 @@ export class Composer {
     this.count();
   }
 
+  /** Keeps unsent text per chat for this tab, so switching chats loses nothing. */
+  saveDraft() {
+    if (!this.conversation) return;
+    const key = `linedesk.draft.${this.conversation}`;
+    if (this.text.value) sessionStorage.setItem(key, this.text.value);
+    else sessionStorage.removeItem(key);
+  }
+
   /** Reads the open conversation's state from its rendered view. */
   update(view) {
-    this.conversation = view?.dataset.conversation ?? null;
+    const next = view?.dataset.conversation ?? null;
+    if (next !== this.conversation) {
+      this.text.value = next ? (sessionStorage.getItem(`linedesk.draft.${next}`) ?? "") : "";
+      this.setQuote(null);
+      this.count();
+    }
+    this.conversation = next;
     this.oneToOne = view?.dataset.oneToOne === "true";
     const canReply = view?.dataset.canReply === "true";
     this.form.classList.toggle("disabled", !canReply);
@@ -151,6 +166,7 @@ export class Composer {
       if (this.quote) body.quote_token = this.quote.token;
       await api("POST", `/api/v1/conversations/${this.conversation}/messages`, body);
       this.text.value = "";
+      this.saveDraft();
       this.setQuote(null);
       this.onSent();
     } catch (e) {

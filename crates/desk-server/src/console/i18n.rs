@@ -462,7 +462,11 @@ mod form_error_tests {
                 );
             }
             for code in ["invalid", "rate_limited", "unknown"] {
-                assert!(catalog(locale).lookup(&format!("auth.error.{code}")).is_some());
+                assert!(
+                    catalog(locale)
+                        .lookup(&format!("auth.error.{code}"))
+                        .is_some()
+                );
             }
         }
     }

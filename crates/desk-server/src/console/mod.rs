@@ -16,7 +16,7 @@
 //!    async fn page(State(state): State<AppState>, viewer: Viewer, Path(brand): Path<String>)
 //!        -> Result<Response, PageError> {
 //!        let brand = viewer.brand(&state, &brand).await?;
-//!        let layout = Layout::settings(&state, &viewer, brand, "channels", "myarea.title").await?;
+//!        let layout = Layout::settings(&state, &viewer, &brand, "channels", "myarea.title").await?;
 //!        render(&MyPage { t: viewer.tr(), layout, … })
 //!    }
 //!    ```

@@ -134,7 +134,7 @@ async fn lists(
     let scope = ListScope {
         brand: brand.id,
         operator: viewer.operator.id,
-        own_departments_only: viewer.operator.role == desk_core::Role::Operator,
+        own_departments_only: viewer.access.department_filter().is_some(),
     };
     let counts = state
         .store
@@ -228,6 +228,7 @@ pub struct ConversationPane {
     pub state: &'static str,
     pub state_label: &'static str,
     pub assignee_name: Option<String>,
+    pub department_id: desk_core::DepartmentId,
     pub department_name: String,
     pub channel_name: String,
     pub opened: String,
@@ -372,6 +373,7 @@ async fn conversation_pane(
         assignee_name: c
             .assignee_id
             .map(|a| names.operators.get(&a).cloned().unwrap_or_default()),
+        department_id: c.department_id,
         department_name: names
             .departments
             .get(&c.department_id.0)
@@ -490,19 +492,7 @@ async fn desk_page(
         unread_chats,
         ..
     } = lists(state, viewer, &brand, list, conversation).await?;
-    let department = match &pane {
-        Some(p) => p.id.parse::<ConversationId>().ok(),
-        None => None,
-    };
-    let department = match department {
-        Some(id) => state
-            .store
-            .conversation(id)
-            .await
-            .ok()
-            .map(|c| c.department_id),
-        None => None,
-    };
+    let department = pane.as_ref().map(|p| p.department_id);
     let canned = state
         .store
         .canned_responses(brand.id, department)

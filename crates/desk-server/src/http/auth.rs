@@ -119,12 +119,6 @@ impl ApiOperator {
         Ok(self.access().admin()?)
     }
 
-    /// Whether the operator may see the brand at all (prefer [`ApiOperator::require_brand`],
-    /// which says why not).
-    pub fn may_see(&self, brand: BrandId) -> bool {
-        self.access().brand(brand).is_ok()
-    }
-
     /// Refuses unless the operator may see this brand.
     pub fn require_brand(&self, brand: BrandId) -> Result<(), ApiError> {
         Ok(self.access().brand(brand)?)

@@ -3,8 +3,9 @@
 //! so their stream skips the others'. Events about no chat (brand-wide) always pass.
 //!
 //! A chat's department is looked up once per stream and remembered; an update of the chat
-//! (a transfer moves it between departments) looks it up again, and is itself delivered when
-//! the chat was or now is theirs, so a console sees a chat leave as well as arrive.
+//! (a transfer moves it between departments) looks it up again. The events of the change that
+//! moves a chat away (they share its time) are still delivered, so a console sees the chat
+//! leave as well as arrive; nothing after that.
 
 use std::collections::HashMap;
 
@@ -25,14 +26,26 @@ const MAY_MOVE: &[&str] = &["conversation.updated", "timeline"];
 pub struct DepartmentScope {
     state: AppState,
     departments: Vec<DepartmentId>,
-    /// Whether each chat seen so far belongs to one of `departments`.
-    theirs: HashMap<Uuid, bool>,
+    /// What is known of each chat seen so far.
+    chats: HashMap<Uuid, Known>,
 }
 
-/// The one field of an event row this needs.
+/// Whether a chat belongs to the stream's departments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Theirs,
+    /// Moved away by the change made at this time (ms).
+    Left {
+        at_ms: i64,
+    },
+    NotTheirs,
+}
+
+/// The fields of an event row this needs.
 #[derive(Deserialize)]
 struct Row {
     conversation_id: Option<Uuid>,
+    created_ms: i64,
 }
 
 impl DepartmentScope {
@@ -41,42 +54,50 @@ impl DepartmentScope {
         Self {
             state,
             departments,
-            theirs: HashMap::new(),
+            chats: HashMap::new(),
         }
     }
 
     /// Whether the frame goes to this stream.
     pub async fn allows(&mut self, frame: &Frame) -> bool {
-        let Some(conversation) = serde_json::from_str::<Row>(&frame.data)
-            .ok()
-            .and_then(|row| row.conversation_id)
+        let Ok(Row {
+            conversation_id: Some(chat),
+            created_ms,
+        }) = serde_json::from_str::<Row>(&frame.data)
         else {
             return true;
         };
-        let was = if MAY_MOVE.contains(&&*frame.kind) {
-            self.theirs.remove(&conversation)
-        } else if let Some(&known) = self.theirs.get(&conversation) {
-            return known;
-        } else {
-            None
+        let may_move = MAY_MOVE.contains(&&*frame.kind);
+        let before = self.chats.get(&chat).copied();
+        let known = match before {
+            Some(Known::Theirs | Known::NotTheirs) if !may_move => before,
+            Some(Known::Left { at_ms }) if created_ms == at_ms => before,
+            _ => None,
         };
-        // An unreadable chat is not shown: the stream must never leak one.
-        let now = match self
-            .state
-            .store
-            .conversation(ConversationId(conversation))
-            .await
-        {
+        let now = match known {
+            Some(k) => k,
+            None => match (self.is_theirs(chat).await, before) {
+                (true, _) => Known::Theirs,
+                (false, Some(Known::Theirs)) if may_move => Known::Left { at_ms: created_ms },
+                _ => Known::NotTheirs,
+            },
+        };
+        if self.chats.len() >= MAX_REMEMBERED {
+            self.chats.clear();
+        }
+        self.chats.insert(chat, now);
+        now != Known::NotTheirs
+    }
+
+    /// Whether the chat is in one of the departments now. An unreadable chat is not: the
+    /// stream must never leak one.
+    async fn is_theirs(&self, chat: Uuid) -> bool {
+        match self.state.store.conversation(ConversationId(chat)).await {
             Ok(c) => self.departments.contains(&c.department_id),
             Err(e) => {
-                tracing::warn!(error = %e, %conversation, "SSE scope: chat unreadable, event skipped");
+                tracing::warn!(error = %e, %chat, "SSE scope: chat unreadable, event skipped");
                 false
             }
-        };
-        if self.theirs.len() >= MAX_REMEMBERED {
-            self.theirs.clear();
         }
-        self.theirs.insert(conversation, now);
-        was.unwrap_or(false) || now
     }
 }

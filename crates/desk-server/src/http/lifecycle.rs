@@ -186,7 +186,8 @@ async fn show_settings(
 }
 
 /// `PUT /channels/{id}/settings`: validated as a whole; an invalid value answers 400 naming it
-/// (e.g. "missed_window: …"). Admins and the brand's supervisors.
+/// (e.g. "missed_window: …"). `bot_enabled` follows the chatbot's configuration (see
+/// [`crate::service::bot_config::channel_settings`]). Admins and the brand's supervisors.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, channel = %id))]
 async fn update_settings(
     State(state): State<AppState>,
@@ -196,8 +197,7 @@ async fn update_settings(
 ) -> Result<Json<ChannelSettings>, ApiError> {
     let (channel, brand) = channel_of(&state, &op, &id).await?;
     op.require_manager(brand)?;
-    let settings: ChannelSettings = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("settings", e.to_string()))?;
+    let settings = crate::service::bot_config::channel_settings(&state, channel, &body).await?;
     state.store.set_channel_settings(channel, &settings).await?;
     audit(
         &state,

@@ -1,29 +1,29 @@
-//! The chatbot at work: after the inbox processor has stored an event of a channel whose bot
-//! is on, the event becomes a [`BotEvent`] and the bot answers it here, outside the inbox
+//! The chatbot at work: the inbox processor queues a turn for each event of a channel whose
+//! bot is on, in the transaction that stores the event (see `desk_store::QueuedBotTurn`);
+//! the bot worker (`crate::worker::bot`) claims it and the bot answers it here, outside any
 //! transaction and off the ingest path (an external bot may take seconds).
 //!
-//! Events of one chat are answered one after the other, in the order they were stored (a
-//! queue per chat); different chats are answered in parallel. A bot turn is written in one
-//! transaction with its handoff or close, and only if the bot still holds the chat (see
-//! [`desk_store::Store::bot_turn`]). Bot messages go out through the outbox like operators'
-//! and use the event's reply token, so answering costs no message quota.
+//! A chat's turns are claimed one after the other, in the order they were stored; different
+//! chats are answered in parallel. A bot turn is written in one transaction with its handoff
+//! or close and with the queued turn marked done, and only if the bot still holds the chat
+//! and the turn was not answered before (see [`desk_store::Store::bot_turn`]): after a crash
+//! a turn is asked again, but its answer is sent once. Bot messages go out through the outbox
+//! like operators' and use the event's reply token, so answering costs no message quota.
 //!
 //! The bot talks only in 1:1 chats: a group or room chat that starts with the bot is handed
 //! to the department at once, silently.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use desk_core::bot::rules::{RulesBot, Situation, Trigger};
 use desk_core::bot::{After, Answer, BotMode, BotReply, ButtonAction, Language, OutMessage};
-use desk_core::{ChannelId, ContactId, ConversationId, ConversationState, MessageKind, ReplyToken};
+use desk_core::{ContactId, ConversationId, ConversationState, MessageKind, ReplyToken};
 use desk_store::{
-    Applied, BotSettings, BotTurn, BotTurnOutcome, ChannelScope, InboundItem, InboxRow, Remember,
-    Rules, StoreError,
+    BotSettings, BotTurn, BotTurnOutcome, ChannelScope, QueuedBotTurn, Remember, Rules, StoreError,
 };
 use line_api::message::{Message as LineMessage, QuickReply, QuickReplyItem};
 use serde_json::Value;
-use tokio_util::task::TaskTracker;
+use tokio::sync::Notify;
 
 use crate::crypto::Purpose;
 use crate::service::bot_external::{CallError, ExternalCall};
@@ -49,9 +49,14 @@ pub enum Incoming {
 /// One stored event for the bot to answer.
 #[derive(Debug, Clone)]
 pub struct BotEvent {
+    /// The queued turn ([`QueuedBotTurn::id`]); also the idempotency key the external bot
+    /// gets, the same on every attempt.
+    pub turn: i64,
+    /// LINE's id of the webhook event (`webhookEventId`), when it has one.
+    pub webhook_event_id: Option<String>,
     /// The channel.
     pub scope: ChannelScope,
-    /// Its settings and department hours, as the event was applied under.
+    /// Its settings and department hours.
     pub rules: Rules,
     /// Who.
     pub contact: ContactId,
@@ -69,76 +74,36 @@ pub struct BotEvent {
     pub one_to_one: bool,
 }
 
-type ChatKey = (ChannelId, String);
-
-/// Runs bot turns: one queue per chat, chats in parallel. Cheap to clone.
+/// The bot's shared parts: its HTTP client for external bots and the worker's wake-up.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct BotRunner {
-    queues: Arc<Mutex<HashMap<ChatKey, VecDeque<BotEvent>>>>,
-    tasks: TaskTracker,
-    external: ExternalCall,
+    pub(crate) external: ExternalCall,
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl BotRunner {
     /// A runner with its HTTP client for external bots.
     pub fn new() -> Result<Self, reqwest::Error> {
         Ok(Self {
-            queues: Default::default(),
-            tasks: TaskTracker::new(),
             external: ExternalCall::new()?,
+            wake: Arc::default(),
         })
     }
 
-    /// Queues `event` behind its chat's earlier events.
-    pub fn submit(&self, state: &AppState, event: BotEvent) {
-        let key = (event.scope.channel_id, event.line_id.clone());
-        {
-            let mut queues = self.lock();
-            if let Some(queue) = queues.get_mut(&key) {
-                // A task is draining this chat's queue: it will get to this event.
-                queue.push_back(event);
-                return;
-            }
-            queues.insert(key.clone(), VecDeque::new());
-        }
-        let (runner, state) = (self.clone(), state.clone());
-        self.tasks.spawn(async move {
-            let mut next = Some(event);
-            while let Some(event) = next {
-                answer(&state, &runner.external, event).await;
-                let mut queues = runner.lock();
-                next = queues.get_mut(&key).and_then(VecDeque::pop_front);
-                if next.is_none() {
-                    queues.remove(&key);
-                }
-            }
-        });
-    }
-
-    /// Waits for the turns in flight (at shutdown, before the store closes).
-    pub async fn wait(&self) {
-        self.tasks.close();
-        self.tasks.wait().await;
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChatKey, VecDeque<BotEvent>>> {
-        self.queues
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Tells the bot worker that turns were queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 }
 
-/// The bot's view of an applied inbox event: `None` when the channel's bot is off, the event
-/// is a duplicate or not one the bot answers (anything but a message, a postback or a follow).
-pub fn event_of(row: &InboxRow, item: &InboundItem, applied: &Applied) -> Option<BotEvent> {
-    if !item.rules.settings.bot_enabled() {
-        return None;
-    }
-    let raw: Value = serde_json::from_str(&row.raw).ok()?;
+/// The bot's view of a queued turn: `None` when the event is not one the bot answers
+/// (anything but a new message, a postback or a follow, or an event in standby mode).
+pub fn event_of(turn: &QueuedBotTurn, scope: ChannelScope, rules: Rules) -> Option<BotEvent> {
+    let raw: Value = serde_json::from_str(&turn.raw).ok()?;
     if raw["mode"] == "standby" {
         return None;
     }
-    let contact = applied.contact_id?;
     let source = &raw["source"];
     let one_to_one = source["type"] == "user";
     // The chat's id, as the contact is keyed: the group or room, else the user.
@@ -149,13 +114,11 @@ pub fn event_of(row: &InboxRow, item: &InboundItem, applied: &Applied) -> Option
         .to_owned();
     let reply_token = raw["replyToken"].as_str().map(|token| ReplyToken {
         token: token.to_owned(),
-        issued_ms: row.event_ms,
+        issued_ms: turn.event_ms,
     });
     let (incoming, reply_token) = match raw["type"].as_str()? {
         // A new message: the inbound path kept its reply token on the chat.
-        "message" if applied.message_id.is_some() => {
-            (Incoming::Message(raw["message"].clone()), None)
-        }
+        "message" if turn.new_message => (Incoming::Message(raw["message"].clone()), None),
         "postback" => (
             Incoming::Postback {
                 data: raw["postback"]["data"].as_str()?.to_owned(),
@@ -167,28 +130,24 @@ pub fn event_of(row: &InboxRow, item: &InboundItem, applied: &Applied) -> Option
         _ => return None,
     };
     Some(BotEvent {
-        scope: item.scope,
-        rules: item.rules.clone(),
-        contact,
+        turn: turn.id,
+        webhook_event_id: raw["webhookEventId"].as_str().map(str::to_owned),
+        scope,
+        rules,
+        contact: turn.contact_id,
         line_id,
-        conversation: applied.conversation_id,
-        opened: applied.opened,
+        conversation: turn.conversation(),
+        opened: turn.opened,
         incoming,
         reply_token,
         one_to_one,
     })
 }
 
-/// Answers one event. Failures are logged: the user's message is stored either way, and an
-/// operator can take the chat over.
-#[tracing::instrument(skip_all, fields(channel = %event.scope.channel_id, conversation = ?event.conversation))]
-async fn answer(state: &AppState, external: &ExternalCall, event: BotEvent) {
-    if let Err(e) = try_answer(state, external, event).await {
-        tracing::warn!(error = %e, "the chatbot could not answer");
-    }
-}
-
-async fn try_answer(
+/// Answers one event. An error leaves the turn pending, to be answered again (the caller
+/// records it).
+#[tracing::instrument(skip_all, fields(turn = event.turn, channel = %event.scope.channel_id, conversation = ?event.conversation))]
+pub async fn answer(
     state: &AppState,
     external: &ExternalCall,
     event: BotEvent,
@@ -197,6 +156,10 @@ async fn try_answer(
     if let Some(id) = event.conversation
         && state.store.conversation(id).await?.state != ConversationState::Bot
     {
+        state
+            .store
+            .bot_turn_done(event.turn, state.clock.now_ms())
+            .await?;
         return Ok(());
     }
     let settings = state.store.bot_settings(event.scope.channel_id).await?;
@@ -308,7 +271,10 @@ async fn write_turn(
     let now = state.clock.now_ms();
     let conversation = match event.conversation {
         Some(id) => id,
-        None if reply.answer.is_empty() && reply.then == After::Stay => return Ok(()),
+        None if reply.answer.is_empty() && reply.then == After::Stay => {
+            state.store.bot_turn_done(event.turn, now).await?;
+            return Ok(());
+        }
         None => {
             let (id, _) = state
                 .store
@@ -323,6 +289,7 @@ async fn write_turn(
         reply_token: event.reply_token.clone(),
         then: reply.then,
         remember,
+        queued: Some(event.turn),
     };
     let outcome = state.store.bot_turn(turn, &event.rules, now).await?;
     state.hub.nudge();
@@ -336,6 +303,9 @@ async fn write_turn(
         BotTurnOutcome::Written { .. } => {}
         BotTurnOutcome::NotWithBot => {
             tracing::info!(%conversation, "an operator took the chat first; the bot's answer was dropped")
+        }
+        BotTurnOutcome::AlreadyDone => {
+            tracing::info!(%conversation, "the turn was answered before; this answer was dropped")
         }
     }
     Ok(())

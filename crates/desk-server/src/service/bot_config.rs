@@ -13,6 +13,7 @@ use desk_core::settings::DEFAULT_BOT_IDLE;
 use desk_core::{ChannelId, ChannelSettings, Millis, SettingsError};
 use desk_store::{BotFailure, BotSettings, SendCounts};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::crypto::Purpose;
 use crate::error::ApiError;
@@ -160,6 +161,44 @@ pub async fn update(
         .await?;
     state.rules.invalidate();
     view(state, channel, &bot, &settings, issued).await
+}
+
+/// The channel settings in a `PUT /channels/{id}/settings` body. `bot_enabled` belongs to
+/// the bot configuration (`PUT /channels/{id}/bot` switches it with the mode), so that "new
+/// chats start with the bot" never holds without a bot to answer them: left out, it is taken
+/// from the bot configuration; given, it must agree with it (a settings form read and sent
+/// back as a whole does).
+pub async fn channel_settings(
+    state: &AppState,
+    channel: ChannelId,
+    body: &[u8],
+) -> Result<ChannelSettings, ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad_request("settings", e.to_string());
+    let mut json: Value = serde_json::from_slice(body).map_err(invalid)?;
+    let fields = json
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("settings", "expected a JSON object"))?;
+    let bot_on = state.store.bot_settings(channel).await?.mode != BotMode::Off;
+    match fields.get("bot_enabled") {
+        None => {
+            fields.insert("bot_enabled".into(), Value::Bool(bot_on));
+        }
+        Some(Value::Bool(given)) if *given == bot_on => {}
+        Some(_) if bot_on => {
+            return Err(ApiError::bad_request(
+                "bot_enabled",
+                "the chatbot is switched off with PUT /channels/{id}/bot (mode \"off\"), not here",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "bot_enabled",
+                "no chatbot is configured on this channel: set one up with PUT /channels/{id}/bot \
+                 (mode \"rules\" or \"external\"), which switches it on",
+            ));
+        }
+    }
+    serde_json::from_value(json).map_err(invalid)
 }
 
 async fn view(

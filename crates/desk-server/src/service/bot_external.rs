@@ -11,6 +11,8 @@
 //! ```json
 //! {
 //!   "version": 1,
+//!   "idempotency_key": "1234",
+//!   "webhook_event_id": "01FZ74A0TDDPYRVKNK77XKC3ZR",
 //!   "channel_id": "0190…",
 //!   "conversation_id": "0190…",
 //!   "new_chat": true,
@@ -22,6 +24,13 @@
 //! `{"type": "postback", "postback": {"data": "…", "params": {…}}}` and `{"type": "follow"}`;
 //! `conversation_id` is `null` for a follow before any chat. `display_name` and `language`
 //! are `null` when LINE gave no profile.
+//!
+//! **Repeats.** Each event is a durable bot turn: if the desk stops (or crashes) after
+//! posting it and before storing the answer, it posts the same event again after the restart,
+//! with the same `idempotency_key` (one per event, never reused; `webhook_event_id` is LINE's
+//! id of the event, `null` for events LINE sent without one). The desk sends at most one of
+//! the answers to the user, but a bot that acts on the side (books, orders, charges) should
+//! do that once per `idempotency_key` and answer a repeat as it answered the first time.
 //!
 //! **Answer.** Within 5 seconds, status 2xx, a JSON body as described in
 //! [`desk_core::bot::external`]: `messages` (text, sticker, image), `quick_replies`,
@@ -161,6 +170,8 @@ fn request_body(event: &BotEvent, contact: Option<&desk_store::Contact>) -> Valu
     };
     json!({
         "version": 1,
+        "idempotency_key": event.turn.to_string(),
+        "webhook_event_id": event.webhook_event_id,
         "channel_id": event.scope.channel_id,
         "conversation_id": event.conversation,
         "new_chat": event.opened,

@@ -32,26 +32,40 @@ pub async fn queue_attachment(
             now,
         )
         .await?;
-    let message = line_message(&state.media, prepared, now)?;
-    let body = serde_json::to_value(&message).map_err(|e| StoreError::Invalid {
-        field: "message",
-        message: e.to_string(),
-    })?;
-    let rules = state
-        .rules
-        .get(&state.store, conversation.channel_id, now)
-        .await?;
-    let stored = state
-        .store
-        .enqueue_message(
-            conversation.id,
-            operator,
-            prepared.format.kind().message_kind(),
-            body,
-            &rules,
-            now,
-        )
-        .await?;
+    let queued = async {
+        let message = line_message(&state.media, prepared, now)?;
+        let body = serde_json::to_value(&message).map_err(|e| StoreError::Invalid {
+            field: "message",
+            message: e.to_string(),
+        })?;
+        let rules = state
+            .rules
+            .get(&state.store, conversation.channel_id, now)
+            .await?;
+        state
+            .store
+            .enqueue_message(
+                conversation.id,
+                operator,
+                prepared.format.kind().message_kind(),
+                body,
+                &rules,
+                now,
+            )
+            .await
+    }
+    .await;
+    let stored = match queued {
+        Ok(stored) => stored,
+        Err(e) => {
+            // Refused (completed chat, blocked user, …): nothing is sent, nothing stays stored.
+            if let Err(discard) = state.store.media_discard(id).await {
+                tracing::error!(error = %discard, media = %id, "could not discard the upload");
+            }
+            state.wake.media.notify_one();
+            return Err(e);
+        }
+    };
     state.store.attach_media(id, stored.id).await?;
     state.wake.outbox.notify_one();
     state.hub.nudge();

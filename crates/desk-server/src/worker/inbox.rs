@@ -9,7 +9,7 @@ use desk_store::{InboundItem, InboxRow};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{bot, inbound, routing};
+use crate::service::{inbound, routing};
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
@@ -100,11 +100,10 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
         .await
     {
         Ok(applied) => {
-            for ((row, item), applied) in items.iter().zip(&applied) {
+            for ((_, item), applied) in items.iter().zip(&applied) {
                 if applied.opened {
                     opened.push(item.scope.department_id);
                 }
-                hand_to_bot(state, row, item, applied);
             }
         }
         Err(e) => {
@@ -121,9 +120,6 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
                         if applied.iter().any(|a| a.opened) {
                             opened.push(department);
                         }
-                        if let Some(applied) = applied.first() {
-                            hand_to_bot(state, &row, &item, applied);
-                        }
                     }
                     Err(e) => record_failure(state, &row, &e.to_string()).await,
                 }
@@ -131,18 +127,13 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
         }
     }
     state.hub.nudge();
+    // Events of a channel whose chatbot is on were queued as bot turns with them: the bot
+    // answers off this path (an external bot may take seconds).
+    state.bot.wake();
     // Content of new image, video, audio and file messages is fetched at once.
     state.wake.media.notify_one();
     if !opened.is_empty() {
         routing::route(state, opened).await;
-    }
-}
-
-/// Once stored, events of a channel whose chatbot is on go to the bot (which answers them
-/// off this path: an external bot may take seconds).
-fn hand_to_bot(state: &AppState, row: &InboxRow, item: &InboundItem, applied: &desk_store::Applied) {
-    if let Some(event) = bot::event_of(row, item, applied) {
-        state.bot.submit(state, event);
     }
 }
 

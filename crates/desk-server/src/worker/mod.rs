@@ -6,6 +6,7 @@ use desk_core::Millis;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub mod bot;
 pub mod inbox;
 pub mod media;
 pub mod outbox;

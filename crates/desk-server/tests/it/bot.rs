@@ -446,6 +446,12 @@ both!(operators_take_over_and_hand_back, |app| {
     app.say(&user, "hours?").await;
     let sent = app.sends(3).await;
     assert_eq!(texts(&sent[2]), vec!["We are open 9–18"]);
+    // The bot answered by reply both times; the operator, whose turn came after the bot had
+    // used the user's token, by push.
+    assert_eq!(
+        sent.iter().map(|s| s.api).collect::<Vec<_>>(),
+        vec![SendApi::Reply, SendApi::Push, SendApi::Reply]
+    );
     assert_eq!(app.act(&id, "hand-back").await.status(), 409);
 });
 
@@ -486,6 +492,17 @@ both!(bot_settings_are_validated_and_guarded, |app| {
         .get_json(&format!("/api/v1/channels/{}/settings", app.channel.id))
         .await;
     assert_eq!(settings["bot_enabled"], false);
+    // The switch follows the bot configuration: no turning it on without a bot.
+    let path = format!("/api/v1/channels/{}/settings", app.channel.id);
+    let mut switched = settings.clone();
+    switched["bot_enabled"] = json!(true);
+    assert_eq!(
+        refused(app.send_json(Method::PUT, &path, switched).await).await,
+        "bot_enabled"
+    );
+    // Sent back as read, the settings save.
+    let saved = app.send_json(Method::PUT, &path, settings.clone()).await;
+    assert_eq!(saved.status(), 200);
 
     // Operators may not configure the bot.
     let (_, token) = desk_server::setup::add_user(
@@ -713,4 +730,131 @@ async fn the_console_configures_a_rule_that_a_user_triggers() {
         )
         .await;
     app.finish().await;
+}
+
+/// The bot worker claimed a turn and died before answering (a crash between the inbox commit
+/// and the bot's answer): after a restart the turn is answered, once, and a late write of the
+/// dead worker's answer is refused.
+async fn claimed_turn_is_answered_once_after_a_restart(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        eprintln!("LINEDESK_TEST_POSTGRES_URL not set: Postgres run skipped");
+        return;
+    };
+    assert_eq!(app.put_bot(shop_bot()).await.status(), 200);
+    let user = app.speaker("U00000000000000000000000000b0901", "Ken", None);
+    let event = app.event(&user, EventKind::Text("hours".into()));
+    let server = app.server.take().expect("running");
+    let addr = server.addr;
+    server.shutdown().await;
+
+    // What the stopped server had done: stored the event, applied it (which queued the bot's
+    // turn) and claimed the turn.
+    let store = desk_server::open_store(&app.config.store)
+        .await
+        .expect("store");
+    let now = desk_server::clock::now_ms();
+    let chat_key = user.chat_id().to_owned();
+    let inbox = desk_store::NewInboxEvent {
+        channel_id: app.channel.id,
+        dedupe_key: event["webhookEventId"].as_str().expect("id").into(),
+        chat_key: Some(chat_key.clone()),
+        event_type: "message".into(),
+        event_ms: event["timestamp"].as_i64().expect("timestamp"),
+        raw: event.to_string(),
+    };
+    store.inbox_append(vec![inbox], now).await.expect("append");
+    let row = store.inbox_claim(now, 1_000, 10).await.expect("claim");
+    let rules = Arc::new(store.chat_rules(app.channel.id).await.expect("rules"));
+    let item = desk_store::InboundItem {
+        inbox_id: row[0].id,
+        scope: desk_store::ChannelScope {
+            channel_id: app.channel.id,
+            brand_id: app.channel.brand_id,
+            department_id: app.channel.department_id,
+        },
+        rules: rules.clone(),
+        event_ms: row[0].event_ms,
+        effect: desk_store::InboundEffect::Message {
+            contact: desk_store::ContactRef {
+                kind: desk_core::ContactKind::User,
+                line_id: chat_key,
+                profile: None,
+            },
+            message: desk_store::InboundMessage {
+                line_message_id: event["message"]["id"].as_str().expect("id").into(),
+                kind: desk_core::MessageKind::Text,
+                body: event["message"].clone(),
+                quote_token: None,
+                mark_as_read_token: None,
+                sender_line_id: None,
+                sender_name: None,
+            },
+            reply_token: event["replyToken"].as_str().map(str::to_owned),
+        },
+    };
+    let applied = store
+        .apply_inbound_batch(vec![item], now)
+        .await
+        .expect("apply");
+    let conversation = applied[0].conversation_id.expect("chat");
+    // On SQLite the restart frees a crashed run's leases at once; on Postgres another instance
+    // may still be alive, so the lease has to run out (here: it already has).
+    let lease = match backend {
+        Backend::Sqlite => 60_000,
+        Backend::Postgres => 1,
+    };
+    let claimed = store.bot_turns_claim(now, lease, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1, "the turn was queued with the event");
+    store.close().await;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("same address");
+    app.server = Some(
+        desk_server::Server::start(app.config.clone(), listener)
+            .await
+            .expect("restarted"),
+    );
+    let sent = app.sends(1).await;
+    assert_eq!(sent[0].to, user.chat_id());
+    // A new chat: the greeting, then the answer, in one reply.
+    let texts: Vec<&Value> = sent[0].messages.iter().map(|m| &m["text"]).collect();
+    assert_eq!(texts, [&json!("いらっしゃいませ"), &json!("9時〜18時です")]);
+    all_replies(&sent);
+
+    // The dead worker comes back with its own answer: it is not written.
+    let late = desk_store::BotTurn {
+        conversation,
+        messages: vec![(
+            desk_core::MessageKind::Text,
+            json!({"type": "text", "text": "late"}),
+        )],
+        reply_token: None,
+        then: desk_core::bot::After::Stay,
+        remember: desk_store::Remember::Unchanged,
+        queued: Some(claimed[0].id),
+    };
+    let outcome = app.store().bot_turn(late, &rules, now).await.expect("turn");
+    assert_eq!(outcome, desk_store::BotTurnOutcome::AlreadyDone);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sim.sent().len(), 1, "answered exactly once");
+    assert_eq!(app.store().bot_turns_pending().await.expect("pending"), 0);
+    let bot_messages = app
+        .messages(&conversation.to_string())
+        .await
+        .into_iter()
+        .filter(|m| m["direction"] == "out")
+        .count();
+    assert_eq!(bot_messages, 2, "one turn of two messages");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_turn_is_answered_once_after_a_restart_sqlite() {
+    claimed_turn_is_answered_once_after_a_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_turn_is_answered_once_after_a_restart_postgres() {
+    claimed_turn_is_answered_once_after_a_restart(Backend::Postgres).await;
 }

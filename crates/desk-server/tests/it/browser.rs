@@ -248,30 +248,3 @@ async fn wizard_walk() {
         .await;
     app.finish().await;
 }
-
-/// Issue 8: a manager configures a keyword rule with quick-reply buttons on the channel's bot
-/// page, and a LINE user's message triggers it (LINE receives the answer and the buttons).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bot_rule() {
-    let Some(tools) = Toolchain::find() else {
-        return;
-    };
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
-    let (admin, _) = account(&app, "chief@test.linedesk", Role::Admin, None, &[]).await;
-    let sim = app.sim.base_url().expect("sim serving");
-    tools
-        .run(
-            "bot.spec.mjs",
-            vec![
-                ("BASE_URL", app.base.clone()),
-                ("SIM_URL", sim),
-                ("BRAND_ID", app.channel.brand_id.to_string()),
-                ("CHANNEL_ID", app.channel.id.to_string()),
-                ("LINE_CHANNEL_ID", LINE_CHANNEL_ID.into()),
-                ("ADMIN_EMAIL", admin.email.clone()),
-                ("PASSWORD", PASSWORD.into()),
-            ],
-        )
-        .await;
-    app.finish().await;
-}

@@ -203,3 +203,178 @@ async fn kill_9_under_load_loses_nothing_sqlite() {
 async fn kill_9_under_load_loses_nothing_postgres() {
     crash_story(Backend::Postgres).await;
 }
+
+/// An external bot that answers its first call slowly (the desk is killed meanwhile) and later
+/// calls at once; it keeps the idempotency key of every call.
+#[derive(Clone, Default)]
+struct SlowBot {
+    keys: Arc<Mutex<Vec<String>>>,
+}
+
+impl SlowBot {
+    fn calls(&self) -> Vec<String> {
+        self.keys.lock().expect("lock").clone()
+    }
+}
+
+async fn slow_bot(
+    axum::extract::State(bot): axum::extract::State<SlowBot>,
+    body: axum::body::Bytes,
+) -> axum::Json<serde_json::Value> {
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let first = {
+        let mut keys = bot.keys.lock().expect("lock");
+        keys.push(
+            request["idempotency_key"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned(),
+        );
+        keys.len() == 1
+    };
+    if first {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    axum::Json(json!({"messages": [{"type": "text", "text": "Your order ships today"}]}))
+}
+
+/// `kill -9` while the external bot is thinking: after the restart the turn is asked again
+/// (with the same idempotency key) and the user gets exactly one answer.
+async fn bot_crash_story(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(config) = store_config(backend, dir.path()).await else {
+        eprintln!("LINEDESK_TEST_POSTGRES_URL not set: Postgres run skipped");
+        return;
+    };
+    let store_args: Vec<String> = match &config {
+        desk_store::StoreConfig::Sqlite { .. } => {
+            vec!["--data-dir".into(), dir.path().display().to_string()]
+        }
+        desk_store::StoreConfig::Postgres { url, .. } => vec!["--database-url".into(), url.clone()],
+    };
+    let status = linedesk(&[])
+        .args([
+            "channel",
+            "add",
+            "--line-channel-id",
+            "1650000009",
+            "--secret",
+            SECRET,
+        ])
+        .args(["--channel-key", KEY])
+        .args(&store_args)
+        .status()
+        .expect("channel add");
+    assert!(status.success());
+
+    let bot = SlowBot::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let bot_url = format!("http://{}/bot", listener.local_addr().expect("addr"));
+    let app = axum::Router::new()
+        .route("/bot", axum::routing::post(slow_bot))
+        .with_state(bot.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The channel's external bot, its secret sealed with the key the binary runs with.
+    let store = open_store(&config).await.expect("open store");
+    let channel = store
+        .channel_by_key(KEY)
+        .await
+        .expect("lookup")
+        .expect("channel");
+    let key = desk_server::crypto::SecretKey::parse(&"a".repeat(64)).expect("key");
+    let sealed = desk_server::crypto::Cipher::new(&key).seal(
+        desk_server::crypto::Purpose::BotSecret,
+        "bot-signing-secret",
+    );
+    let settings = desk_core::ChannelSettings::new(desk_core::ChannelSettingsInput {
+        bot_enabled: true,
+        ..Default::default()
+    })
+    .expect("settings");
+    let external = desk_store::BotSettings {
+        mode: desk_core::bot::BotMode::External,
+        rules: None,
+        external_url: Some(desk_core::bot::external::ExternalUrl::parse(bot_url).expect("url")),
+        external_secret: Some(sealed),
+    };
+    store
+        .set_bot_settings(
+            channel.id,
+            &external,
+            &settings,
+            desk_server::clock::now_ms(),
+        )
+        .await
+        .expect("bot");
+
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let mut child = serve(&store_args, port);
+    wait_healthy(&http, port).await;
+    let (_, webhook) = body(99, 1);
+    let acked = http
+        .post(format!("http://127.0.0.1:{port}/line/webhook/{KEY}"))
+        .header("x-line-signature", sign(SECRET, &webhook))
+        .body(webhook)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(acked.status(), 200);
+    // The bot is thinking: the desk dies.
+    for _ in 0..200 {
+        if !bot.calls().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(bot.calls().len(), 1, "the bot was asked");
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+
+    // Restarted: the turn is asked again (on Postgres once the dead run's lease is out) and
+    // answered once.
+    let mut child = serve(&store_args, port);
+    wait_healthy(&http, port).await;
+    let mut answers = Vec::new();
+    for _ in 0..600 {
+        let pending = store.bot_turns_pending().await.expect("pending");
+        let conversations = store
+            .list_conversations(&Default::default())
+            .await
+            .expect("list");
+        answers.clear();
+        for c in &conversations {
+            let messages = store.list_messages(c.id).await.expect("messages");
+            answers.extend(messages.into_iter().filter(|m| m.sender_bot));
+        }
+        if pending == 0 && !answers.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let calls = bot.calls();
+    assert_eq!(answers.len(), 1, "exactly one answer: {answers:?}");
+    assert_eq!(calls.len(), 2, "asked before the crash and once after");
+    assert_eq!(
+        calls[0], calls[1],
+        "the repeat carries the same idempotency key"
+    );
+    assert_eq!(store.bot_turns_pending().await.expect("pending"), 0);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_the_bot_thinks_answers_once_sqlite() {
+    bot_crash_story(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_the_bot_thinks_answers_once_postgres() {
+    bot_crash_story(Backend::Postgres).await;
+}

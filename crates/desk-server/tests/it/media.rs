@@ -481,6 +481,12 @@ both!(
             .await;
         assert!(removed["unsent"].as_bool().expect("unsent"));
         assert!(removed["media"]["url"].is_null());
+        // The bytes are gone from the media folder, the other media's are not.
+        let folder = app.config.media.data_dir.join("media");
+        let stored_under = |m: &Value| folder.join(m["media"]["id"].as_str().expect("id"));
+        assert!(!stored_under(&image).join("original").exists());
+        assert!(!stored_under(&image).join("thumb.jpg").exists());
+        assert!(stored_under(&video_msg).join("original").exists());
         assert_eq!(
             app.get(image["media"]["url"].as_str().expect("url"))
                 .await

@@ -710,3 +710,79 @@ both!(only_admins_make_admins, |app| {
         "refused changes are not logged"
     );
 });
+
+/// Reads an SSE stream for `wait`; returns everything received.
+async fn read_for(stream: &mut reqwest::Response, wait: std::time::Duration) -> String {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut text = String::new();
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, stream.chunk()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+async fn events(app: &TestApp, token: &str) -> reqwest::Response {
+    let stream = app
+        .http
+        .get(format!(
+            "{}/api/v1/brands/{}/events",
+            app.base, app.channel.brand_id
+        ))
+        .bearer_auth(token)
+        .header("Last-Event-ID", "0")
+        .send()
+        .await
+        .expect("GET events");
+    assert_eq!(stream.status(), 200);
+    stream
+}
+
+both!(
+    operators_live_streams_carry_their_departments_chats_only,
+    |app| {
+        let c = cast(app).await;
+        app.inbox_drained().await;
+        let wait = std::time::Duration::from_millis(800);
+        let mut support = events(app, &c.support_op.1).await;
+        let mut sales = events(app, &c.sales_op.1).await;
+        let mut admin = events(app, &app.admin_token).await;
+        let seen = read_for(&mut support, wait).await;
+        assert!(
+            seen.contains("message.created") && seen.contains(&c.chat),
+            "{seen}"
+        );
+        let seen = read_for(&mut sales, wait).await;
+        assert!(
+            !seen.contains(&c.chat),
+            "a Sales operator saw a Support chat: {seen}"
+        );
+        assert!(read_for(&mut admin, wait).await.contains(&c.chat));
+
+        // Moved to Sales: Support sees it leave, Sales sees it arrive.
+        let moved = call(
+            app,
+            &app.admin_token,
+            Method::POST,
+            &format!("/conversations/{}/transfer", c.chat),
+            Some(json!({"department_id": c.sales})),
+        )
+        .await;
+        assert_eq!(moved.status(), 200);
+        let left = read_for(&mut support, wait).await;
+        assert!(
+            left.contains("conversation.updated") && left.contains(&c.chat),
+            "{left}"
+        );
+        let arrived = read_for(&mut sales, wait).await;
+        assert!(arrived.contains(&c.chat), "{arrived}");
+        // Afterwards Support hears nothing more of it.
+        app.say(
+            &line_sim::Source::User("U00000000000000000000000000000a11".into()),
+            "still there?",
+        )
+        .await;
+        app.inbox_drained().await;
+        assert!(read_for(&mut sales, wait).await.contains("message.created"));
+        assert!(!read_for(&mut support, wait).await.contains(&c.chat));
+    }
+);

@@ -7,7 +7,8 @@ use desk_core::{
     MessageStatus, ReplyToken, Sealed, SentVia,
 };
 use desk_store::{
-    BotSettings, BotTurn, BotTurnOutcome, ChatRules, InboundEffect, Remember, SendOutcome,
+    BotSettings, BotTurn, BotTurnOutcome, ChatRules, InboundEffect, InboundItem, NewInboxEvent,
+    Remember, SendOutcome,
 };
 use serde_json::json;
 
@@ -33,6 +34,7 @@ fn turn(conversation: desk_core::ConversationId, texts: &[&str], then: After) ->
         reply_token: None,
         then,
         remember: Remember::Unchanged,
+        queued: None,
     }
 }
 
@@ -179,3 +181,126 @@ conformance!(a_bot_turn_is_one_send_and_yields_to_operators, |store| {
     assert_eq!(store.outbox_pending().await.expect("pending"), 0);
     assert_eq!(store.list_messages(conv).await.expect("messages").len(), 2);
 });
+
+conformance!(
+    bot_turns_are_queued_with_the_event_and_written_once,
+    |store| {
+        let (_, scope) = seed(store).await;
+        let rules = std::sync::Arc::new(bot_rules());
+        // Two messages of one chat, and the first again under another event id.
+        let keys = ["e1", "e2", "e1-again"];
+        let events = keys.map(|key| NewInboxEvent {
+            channel_id: scope.channel_id,
+            dedupe_key: key.into(),
+            chat_key: Some("U1".into()),
+            event_type: "message".into(),
+            event_ms: NOW,
+            raw: json!({"type": "message", "webhookEventId": key}).to_string(),
+        });
+        store
+            .inbox_append(events.to_vec(), NOW)
+            .await
+            .expect("append");
+        let mut rows = store.inbox_claim(NOW, 1_000, 10).await.expect("claim");
+        rows.sort_by_key(|r| r.id);
+        let items = rows
+            .iter()
+            .zip([says("m1", "hi"), says("m2", "bikes?"), says("m1", "hi")])
+            .map(|(row, effect)| InboundItem {
+                inbox_id: row.id,
+                scope,
+                rules: rules.clone(),
+                event_ms: NOW,
+                effect,
+            })
+            .collect();
+        let applied = store.apply_inbound_batch(items, NOW).await.expect("apply");
+        let conv = applied[0].conversation_id.expect("chat");
+        assert_eq!(
+            store.conversation(conv).await.expect("chat").state,
+            ConversationState::Bot
+        );
+        assert_eq!(
+            store.bot_turns_pending().await.expect("pending"),
+            2,
+            "one turn per new message, none for the duplicate"
+        );
+
+        // Only the chat's first turn is claimable, and only once while leased.
+        let lease = 30_000;
+        let first = store.bot_turns_claim(NOW, lease, 10).await.expect("claim");
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            (
+                first[0].conversation(),
+                first[0].new_message,
+                first[0].attempts
+            ),
+            (Some(conv), true, 1)
+        );
+        assert!(first[0].raw.contains("\"e1\""));
+        assert!(
+            store
+                .bot_turns_claim(NOW + 1, lease, 10)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+
+        // The worker died: the lease runs out and the same turn is claimed again.
+        let again = store
+            .bot_turns_claim(NOW + lease + 1, lease, 10)
+            .await
+            .expect("claim");
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].id, again[0].attempts), (first[0].id, 2));
+
+        // Both runs answer; only the first answer is written.
+        let mut answer = turn(conv, &["hello"], After::Stay);
+        answer.queued = Some(first[0].id);
+        let written = store
+            .bot_turn(answer.clone(), &rules, NOW + lease + 2)
+            .await
+            .expect("turn");
+        assert!(matches!(
+            written,
+            BotTurnOutcome::Written {
+                message: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            store
+                .bot_turn(answer, &rules, NOW + lease + 3)
+                .await
+                .expect("turn"),
+            BotTurnOutcome::AlreadyDone
+        );
+        assert_eq!(
+            store.outbox_pending().await.expect("outbox"),
+            1,
+            "sent once"
+        );
+
+        // Then the chat's next turn; finishing it without an answer is also once.
+        let next = store
+            .bot_turns_claim(NOW + lease + 4, lease, 10)
+            .await
+            .expect("claim");
+        assert_eq!(next.len(), 1);
+        assert!(next[0].id > first[0].id);
+        assert!(
+            store
+                .bot_turn_done(next[0].id, NOW + lease + 5)
+                .await
+                .expect("done")
+        );
+        assert!(
+            !store
+                .bot_turn_done(next[0].id, NOW + lease + 6)
+                .await
+                .expect("done")
+        );
+        assert_eq!(store.bot_turns_pending().await.expect("pending"), 0);
+    }
+);

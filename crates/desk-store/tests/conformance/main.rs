@@ -5,6 +5,7 @@ mod bot;
 mod directory;
 mod inbound;
 mod inbox;
+mod media;
 mod outbox;
 mod routing;
 mod support;

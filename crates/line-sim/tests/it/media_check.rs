@@ -30,15 +30,17 @@ fn ffmpeg(ext: &str, args: &[&str]) -> Vec<u8> {
     bytes
 }
 
-/// Serves `files` (name → content type, bytes); returns the base URL.
-async fn serve(files: HashMap<&'static str, (&'static str, Vec<u8>)>) -> String {
+/// File name → (content type, bytes).
+type Files = HashMap<&'static str, (&'static str, Vec<u8>)>;
+
+/// Serves `files`; returns the base URL.
+async fn serve(files: Files) -> String {
     let files = Arc::new(files);
     let app = axum::Router::new()
         .route(
             "/{name}",
             get(
-                |State(files): State<Arc<HashMap<&'static str, (&'static str, Vec<u8>)>>>,
-                 Path(name): Path<String>| async move {
+                |State(files): State<Arc<Files>>, Path(name): Path<String>| async move {
                     let (content_type, bytes) = files[name.as_str()].clone();
                     ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
                 },
