@@ -114,7 +114,9 @@ impl Access {
             (Some(b), _) => self.brand(b).map(|()| BrandFilter::Only(b)),
             (None, Scope::Admin) => Ok(BrandFilter::Any),
             (None, Scope::Nothing) => Ok(BrandFilter::None),
-            (None, _) => Ok(self.own_brand().map_or(BrandFilter::None, BrandFilter::Only)),
+            (None, _) => Ok(self
+                .own_brand()
+                .map_or(BrandFilter::None, BrandFilter::Only)),
         }
     }
 

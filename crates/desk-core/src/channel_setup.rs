@@ -12,6 +12,13 @@ pub struct SetupError {
     pub message: &'static str,
 }
 
+impl SetupError {
+    /// Makes the errors of one field.
+    fn on(field: &'static str) -> impl Fn(&'static str) -> SetupError {
+        move |message| SetupError { field, message }
+    }
+}
+
 /// A LINE Channel ID: digits only (LINE's are 10 digits; up to 20 are accepted).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
@@ -21,10 +28,7 @@ impl LineChannelId {
     /// Parses what was typed (surrounding spaces ignored).
     pub fn parse(input: &str) -> Result<Self, SetupError> {
         let id = input.trim();
-        let error = |message| SetupError {
-            field: "channel_id",
-            message,
-        };
+        let error = SetupError::on("channel_id");
         if id.is_empty() {
             return Err(error(
                 "enter the Channel ID from the LINE Developers Console (Basic settings)",
@@ -53,10 +57,7 @@ impl std::fmt::Display for LineChannelId {
 /// Parses a Channel secret: 32 hexadecimal characters (surrounding spaces ignored).
 pub fn parse_channel_secret(input: &str) -> Result<Secret, SetupError> {
     let secret = input.trim();
-    let error = |message| SetupError {
-        field: "channel_secret",
-        message,
-    };
+    let error = SetupError::on("channel_secret");
     if secret.is_empty() {
         return Err(error(
             "enter the Channel secret from the LINE Developers Console (Basic settings)",
@@ -78,10 +79,7 @@ pub struct BasicId(String);
 impl BasicId {
     /// A basic (or premium) ID: `@` followed by at least one character, no spaces.
     pub fn parse(input: &str) -> Result<Self, SetupError> {
-        let error = |message| SetupError {
-            field: "basic_id",
-            message,
-        };
+        let error = SetupError::on("basic_id");
         match input.strip_prefix('@') {
             Some(rest) if !rest.is_empty() && !rest.chars().any(char::is_whitespace) => {
                 Ok(Self(input.to_owned()))

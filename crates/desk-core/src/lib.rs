@@ -5,8 +5,8 @@
 
 pub mod access;
 pub mod account;
-pub mod channel_setup;
 pub mod bot;
+pub mod channel_setup;
 pub mod conversation;
 pub mod hours;
 pub mod ids;

@@ -45,7 +45,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 set_password(&store, operator.id, password)
                     .await
                     .context("--password")?;
-                println!("console password set: log in at /login with {}", operator.email);
+                println!(
+                    "console password set: log in at /login with {}",
+                    operator.email
+                );
             }
             println!("API token (shown once): {token}");
             Ok(())

@@ -52,8 +52,12 @@ pub const HOLD: Duration = Duration::from_millis(200);
 pub const GAP_WATCH: Duration = Duration::from_secs(10);
 /// Most ids watched below the highest delivered one.
 pub const LOOKBACK: i64 = 1000;
-/// Rows per table read (tailer and replay).
+/// Rows per table read by the tailer.
 const PAGE: i64 = 500;
+/// Rows per table read by one stream (replay, or catch-up after it lagged). Each stream holds
+/// its page until sent, so this bounds memory when many streams lag at once (a thousand
+/// consoles behind slow networks would otherwise buffer 500 events each).
+const STREAM_PAGE: i64 = 64;
 /// Broadcast items kept per brand for slow subscribers; one that falls further behind re-reads
 /// the table. Each brand with a live stream allocates this many slots up front.
 const CAPACITY: usize = 1024;
@@ -67,6 +71,9 @@ pub struct Frame {
     pub id: i64,
     /// The brand whose stream carries it.
     pub brand_id: BrandId,
+    /// The department of the event's chat when it was read: what department-limited
+    /// streams filter on.
+    pub department_id: Option<uuid::Uuid>,
     /// The SSE `event:` (`message.created`, …).
     pub kind: Arc<str>,
     /// The row as JSON: the SSE `data:`.
@@ -81,7 +88,9 @@ impl Frame {
     pub fn new(event: &Event) -> Frame {
         // An Event holds only serializable values; the fallback is never used.
         let data = serde_json::to_string(event).unwrap_or_else(|_| "null".to_owned());
-        Frame::from_parts(event.id, event.brand_id, &event.kind, data)
+        let mut frame = Frame::from_parts(event.id, event.brand_id, &event.kind, data);
+        frame.department_id = event.department_id;
+        frame
     }
 
     fn from_parts(id: i64, brand_id: BrandId, kind: &str, data: String) -> Frame {
@@ -91,6 +100,7 @@ impl Frame {
         Frame {
             id,
             brand_id,
+            department_id: None,
             kind: kind.into(),
             data: data.into(),
             sse,
@@ -451,8 +461,11 @@ impl Subscription {
                 return Ok(Some(frame));
             }
             if let Some(cursor) = self.catch_up {
-                let page = self.store.events_after(self.brand, cursor, PAGE).await?;
-                let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
+                let page = self
+                    .store
+                    .events_after(self.brand, cursor, STREAM_PAGE)
+                    .await?;
+                let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= STREAM_PAGE;
                 self.catch_up = match page.last() {
                     Some(last) if full => Some(last.id),
                     _ => None,

@@ -6,7 +6,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    Department, NewOperator, Operator, Result, Store, StoreError, on_read, on_write, set_one,
+    Department, NewOperator, Operator, Result, Store, StoreError, execute_in, fetch_optional,
+    on_read, on_write, set_one,
 };
 
 /// The columns of [`Operator`], prefixed with `o.`.
@@ -160,26 +161,24 @@ impl Store {
 
     /// The active operator with this (normalized, lower-case) e-mail, for a login.
     pub async fn login_credentials(&self, email: &str) -> Result<Option<LoginCredentials>> {
-        Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(concat!(
+        Ok(fetch_optional!(
+            self,
+            concat!(
                 "SELECT ",
                 operator_columns!(),
                 ", o.password_hash FROM operators o WHERE lower(o.email) = $1 AND o.deactivated_ms IS NULL"
-            ))
-            .bind(email)
-            .fetch_optional(pool)
-            .await
-        })?)
+            ),
+            email
+        )?)
     }
 
     /// An operator's password hash, if they have one.
     pub async fn password_hash(&self, operator: OperatorId) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT password_hash FROM operators WHERE id = $1")
-                .bind(operator.0)
-                .fetch_optional(pool)
-                .await
-        })?;
+        let row: Option<(Option<String>,)> = fetch_optional!(
+            self,
+            "SELECT password_hash FROM operators WHERE id = $1",
+            operator.0
+        )?;
         row.map(|(h,)| h).ok_or(StoreError::NotFound("operator"))
     }
 
@@ -205,16 +204,18 @@ impl Store {
     ) -> Result<()> {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
-                .bind(forget_before)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)")
-                .bind(email)
-                .bind(ip)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            execute_in!(
+                &mut *tx,
+                "DELETE FROM login_failures WHERE at_ms < $1",
+                forget_before
+            )?;
+            execute_in!(
+                &mut *tx,
+                "INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)",
+                email,
+                ip,
+                now
+            )?;
             tx.commit().await
         })?;
         Ok(())
@@ -264,26 +265,24 @@ impl Store {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             // One live link per purpose and person: a re-issued link voids the earlier one.
-            sqlx::query(
+            execute_in!(
+                &mut *tx,
                 "DELETE FROM account_links WHERE used_ms IS NULL AND purpose = $1
                  AND (operator_id = $2 OR ($2 IS NULL AND operator_id IS NULL))",
-            )
-            .bind(purpose)
-            .bind(operator)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
+                purpose,
+                operator
+            )?;
+            execute_in!(
+                &mut *tx,
                 "INSERT INTO account_links (token_hash, purpose, operator_id, created_by, created_ms, expires_ms)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(link.token_hash)
-            .bind(purpose)
-            .bind(operator)
-            .bind(link.created_by.map(|o| o.0))
-            .bind(now)
-            .bind(link.expires_ms)
-            .execute(&mut *tx)
-            .await?;
+                link.token_hash,
+                purpose,
+                operator,
+                link.created_by.map(|o| o.0),
+                now,
+                link.expires_ms,
+            )?;
             tx.commit().await
         })?;
         Ok(())
@@ -295,16 +294,13 @@ impl Store {
         token_hash: &[u8],
         now: Millis,
     ) -> Result<Option<AccountLink>> {
-        let row: Option<(String, Option<Uuid>, Millis)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT purpose, operator_id, expires_ms FROM account_links
+        let row: Option<(String, Option<Uuid>, Millis)> = fetch_optional!(
+            self,
+            "SELECT purpose, operator_id, expires_ms FROM account_links
                  WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $2",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await
-        })?;
+            token_hash,
+            now
+        )?;
         Ok(row.and_then(|(purpose, operator, expires_ms)| {
             let purpose = match (purpose.as_str(), operator) {
                 ("setup", _) => LinkPurpose::Setup,
@@ -330,15 +326,13 @@ impl Store {
         let id = OperatorId::new();
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let spent = sqlx::query(
+            let spent = execute_in!(
+                &mut *tx,
                 "UPDATE account_links SET used_ms = $1
                  WHERE token_hash = $2 AND purpose = 'setup' AND used_ms IS NULL AND expires_ms > $1",
-            )
-            .bind(now)
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                now,
+                token_hash,
+            )?;
             if spent == 0 {
                 return Err(StoreError::NotFound("link"));
             }
@@ -372,11 +366,12 @@ impl Store {
             insert_operator!(&mut *tx, id, new, now);
             set_memberships!(tx, id, departments);
             if let Some(capacity) = capacity {
-                sqlx::query("UPDATE operators SET capacity = $1 WHERE id = $2")
-                    .bind(capacity)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
+                execute_in!(
+                    &mut *tx,
+                    "UPDATE operators SET capacity = $1 WHERE id = $2",
+                    capacity,
+                    id.0
+                )?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -414,14 +409,12 @@ impl Store {
             let Some((Some(operator),)) = row else {
                 return Err(StoreError::NotFound("link"));
             };
-            let updated = sqlx::query(
+            let updated = execute_in!(
+                &mut *tx,
                 "UPDATE operators SET password_hash = $1 WHERE id = $2 AND deactivated_ms IS NULL",
-            )
-            .bind(password_hash)
-            .bind(operator)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                password_hash,
+                operator
+            )?;
             if updated == 0 {
                 return Err(StoreError::NotFound("link"));
             }
@@ -433,12 +426,11 @@ impl Store {
 
     /// An operator's console preferences.
     pub async fn preferences(&self, operator: OperatorId) -> Result<Preferences> {
-        on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT locale, time_zone FROM operators WHERE id = $1")
-                .bind(operator.0)
-                .fetch_optional(pool)
-                .await
-        })?
+        fetch_optional!(
+            self,
+            "SELECT locale, time_zone FROM operators WHERE id = $1",
+            operator.0
+        )?
         .ok_or(StoreError::NotFound("operator"))
     }
 
@@ -553,15 +545,13 @@ impl Store {
         let capacity = capacity_column(change.capacity)?;
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
+            let updated = execute_in!(
+                &mut *tx,
                 "UPDATE operators SET role = COALESCE($1, role), capacity = COALESCE($2, capacity) WHERE id = $3",
-            )
-            .bind(change.role.map(Role::as_str))
-            .bind(capacity)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                change.role.map(Role::as_str),
+                capacity,
+                id.0
+            )?;
             if updated == 0 {
                 return Err(StoreError::NotFound("operator"));
             }
@@ -578,25 +568,25 @@ impl Store {
     pub async fn deactivate_operator(&self, id: OperatorId, now: Millis) -> Result<()> {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
+            let updated = execute_in!(
+                &mut *tx,
                 "UPDATE operators SET deactivated_ms = COALESCE(deactivated_ms, $1), presence = 'offline' WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                now,
+                id.0
+            )?;
             if updated == 0 {
                 return Err(StoreError::NotFound("operator"));
             }
-            sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM account_links WHERE operator_id = $1 AND used_ms IS NULL")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
+            execute_in!(
+                &mut *tx,
+                "DELETE FROM sessions WHERE operator_id = $1",
+                id.0
+            )?;
+            execute_in!(
+                &mut *tx,
+                "DELETE FROM account_links WHERE operator_id = $1 AND used_ms IS NULL",
+                id.0
+            )?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })
@@ -618,12 +608,11 @@ impl Store {
 
     /// One department's brand, for access checks.
     pub async fn department_brand(&self, department: DepartmentId) -> Result<BrandId> {
-        let row: Option<(Uuid,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT brand_id FROM departments WHERE id = $1")
-                .bind(department.0)
-                .fetch_optional(pool)
-                .await
-        })?;
+        let row: Option<(Uuid,)> = fetch_optional!(
+            self,
+            "SELECT brand_id FROM departments WHERE id = $1",
+            department.0
+        )?;
         row.map(|(b,)| BrandId(b))
             .ok_or(StoreError::NotFound("department"))
     }

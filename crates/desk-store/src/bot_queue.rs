@@ -89,6 +89,16 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<QueuedBotTurn>> {
+        // A read first: most wake-ups (every inbox batch) find nothing, and on SQLite a claim
+        // would take the single writer that ingest needs.
+        let any: Option<(i64,)> = crate::on_read!(self.backend(), |pool| {
+            sqlx::query_as("SELECT id FROM bot_turns WHERE status = 'pending' LIMIT 1")
+                .fetch_optional(pool)
+                .await
+        })?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
         let ids: Vec<(i64,)> = on_write!(self.backend(), |pool| {
             sqlx::query_as(sql)

@@ -4,7 +4,9 @@
 use desk_core::{BrandId, ChannelId, DepartmentId, Millis, Sealed};
 
 use crate::audit::{SettingsChange, audit_in_tx};
-use crate::{Brand, Result, Store, StoreError, on_read, on_write};
+use crate::{
+    Brand, Result, Store, StoreError, execute, execute_in, fetch_optional, on_read, on_write,
+};
 
 /// Runs `$body` (statements on `&mut *$tx`) and the audit insert in one write transaction;
 /// evaluates to the body's value.
@@ -43,12 +45,11 @@ pub struct ClearSecrets {
 impl Store {
     /// One brand.
     pub async fn brand(&self, id: BrandId) -> Result<Brand> {
-        on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT id, name, created_ms FROM brands WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await
-        })?
+        fetch_optional!(
+            self,
+            "SELECT id, name, created_ms FROM brands WHERE id = $1",
+            id.0
+        )?
         .ok_or(StoreError::NotFound("brand"))
     }
 
@@ -60,14 +61,12 @@ impl Store {
         entry: &SettingsChange,
         now: Millis,
     ) -> Result<Brand> {
-        let updated = audited!(self, entry, now, |tx| sqlx::query(
-            "UPDATE brands SET name = $1 WHERE id = $2"
-        )
-        .bind(name)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected());
+        let updated = audited!(self, entry, now, |tx| execute_in!(
+            &mut *tx,
+            "UPDATE brands SET name = $1 WHERE id = $2",
+            name,
+            id.0
+        )?);
         if updated == 0 {
             return Err(StoreError::NotFound("brand"));
         }
@@ -76,14 +75,11 @@ impl Store {
 
     /// The live channel connected to this LINE channel, if any.
     pub async fn channel_by_line_id(&self, line_channel_id: &str) -> Result<Option<ChannelId>> {
-        let row: Option<(uuid::Uuid,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id FROM line_channels WHERE line_channel_id = $1 AND removed_ms IS NULL",
-            )
-            .bind(line_channel_id)
-            .fetch_optional(pool)
-            .await
-        })?;
+        let row: Option<(uuid::Uuid,)> = fetch_optional!(
+            self,
+            "SELECT id FROM line_channels WHERE line_channel_id = $1 AND removed_ms IS NULL",
+            line_channel_id
+        )?;
         Ok(row.map(|(id,)| ChannelId(id)))
     }
 
@@ -98,17 +94,15 @@ impl Store {
         now: Millis,
     ) -> Result<()> {
         let updated = audited!(self, entry, now, |tx| {
-            sqlx::query(
-            "UPDATE line_channels SET previous_secret_sealed = secret_sealed, previous_secret_until_ms = $1,
-             secret_sealed = $2, secret_rotated_ms = $3 WHERE id = $4 AND removed_ms IS NULL"
-        )
-        .bind(grace_until)
-        .bind(secret.as_bytes())
-        .bind(now)
-        .bind(channel.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+            execute_in!(
+                &mut *tx,
+                "UPDATE line_channels SET previous_secret_sealed = secret_sealed, previous_secret_until_ms = $1,
+             secret_sealed = $2, secret_rotated_ms = $3 WHERE id = $4 AND removed_ms IS NULL",
+                grace_until,
+                secret.as_bytes(),
+                now,
+                channel.0,
+            )?
         });
         if updated == 0 {
             return Err(StoreError::NotFound("channel"));
@@ -124,16 +118,14 @@ impl Store {
         entry: &SettingsChange,
         now: Millis,
     ) -> Result<()> {
-        let updated = audited!(self, entry, now, |tx| sqlx::query(
+        let updated = audited!(self, entry, now, |tx| execute_in!(
+            &mut *tx,
             "UPDATE line_channels SET department_id = $1
              WHERE id = $2 AND removed_ms IS NULL
-               AND brand_id = (SELECT brand_id FROM departments WHERE id = $1)"
-        )
-        .bind(department.0)
-        .bind(channel.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected());
+               AND brand_id = (SELECT brand_id FROM departments WHERE id = $1)",
+            department.0,
+            channel.0
+        )?);
         if updated == 0 {
             return Err(StoreError::Invalid {
                 field: "department_id",
@@ -149,20 +141,16 @@ impl Store {
         channel: ChannelId,
         profile: &AccountProfile,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE line_channels SET bot_user_id = $1, basic_id = $2, display_name = $3, picture_url = $4
+        execute!(
+            self,
+            "UPDATE line_channels SET bot_user_id = $1, basic_id = $2, display_name = $3, picture_url = $4
                  WHERE id = $5",
-            )
-            .bind(&profile.bot_user_id)
-            .bind(&profile.basic_id)
-            .bind(&profile.display_name)
-            .bind(&profile.picture_url)
-            .bind(channel.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            &profile.bot_user_id,
+            &profile.basic_id,
+            &profile.display_name,
+            &profile.picture_url,
+            channel.0,
+        )?;
         Ok(())
     }
 
@@ -173,15 +161,13 @@ impl Store {
         entry: &SettingsChange,
         now: Millis,
     ) -> Result<()> {
-        let updated = audited!(self, entry, now, |tx| sqlx::query(
+        let updated = audited!(self, entry, now, |tx| execute_in!(
+            &mut *tx,
             "UPDATE line_channels SET removed_ms = $1, access_token_sealed = NULL,
-             previous_secret_sealed = NULL WHERE id = $2 AND removed_ms IS NULL"
-        )
-        .bind(now)
-        .bind(channel.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected());
+             previous_secret_sealed = NULL WHERE id = $2 AND removed_ms IS NULL",
+            now,
+            channel.0
+        )?);
         if updated == 0 {
             return Err(StoreError::NotFound("channel"));
         }
@@ -208,22 +194,18 @@ impl Store {
         previous: Option<&Sealed>,
         token: Option<&Sealed>,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE line_channels SET
+        execute!(
+            self,
+            "UPDATE line_channels SET
                    secret_sealed = COALESCE($1, secret_sealed), secret = '',
                    previous_secret_sealed = COALESCE($2, previous_secret_sealed), previous_secret = NULL,
                    access_token_sealed = COALESCE($3, access_token_sealed), access_token = NULL
                  WHERE id = $4",
-            )
-            .bind(secret.map(Sealed::as_bytes))
-            .bind(previous.map(Sealed::as_bytes))
-            .bind(token.map(Sealed::as_bytes))
-            .bind(channel.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            secret.map(Sealed::as_bytes),
+            previous.map(Sealed::as_bytes),
+            token.map(Sealed::as_bytes),
+            channel.0,
+        )?;
         Ok(())
     }
 }

@@ -9,7 +9,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{Conversation, Event, Operator, Result, Store, StoreError, on_read, on_write};
+use crate::{
+    Conversation, Event, Operator, Result, Store, StoreError, execute, fetch_optional, on_read,
+    on_write,
+};
 
 /// One of the console's chat lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -86,6 +89,8 @@ pub struct ChatListItem {
     pub last_kind: Option<String>,
     pub last_direction: Option<String>,
     pub last_body: Option<Json<Value>>,
+    /// The last message is the chatbot's, so the preview names the bot, not "you".
+    pub last_sender_bot: Option<bool>,
 }
 
 /// How many chats each list holds.
@@ -165,6 +170,20 @@ pub struct BrandOperator {
     pub presence: String,
 }
 
+/// [`ListCounts`] of the live chats (binds: brand, operator, operator whose departments only
+/// or NULL). Reads only live chats (migration 0010's partial index), never the closed history.
+const LIST_COUNTS_SQL: &str = "SELECT
+   COALESCE(SUM(CASE WHEN c.assignee_id = $2 THEN 1 ELSE 0 END), 0) AS mine,
+   COALESCE(SUM(CASE WHEN c.state = 'waiting' THEN 1 ELSE 0 END), 0) AS waiting,
+   COALESCE(SUM(CASE WHEN c.state = 'missed' THEN 1 ELSE 0 END), 0) AS missed,
+   COUNT(*) AS open,
+   COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+     AND m.direction = 'in' AND m.event_ms > COALESCE(r.read_ms, 0)) THEN 1 ELSE 0 END), 0) AS unread_chats
+ FROM conversations c
+ LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.operator_id = $2
+ WHERE c.brand_id = $1 AND c.state <> 'closed' AND ($3 IS NULL OR c.department_id IN
+   (SELECT department_id FROM department_members WHERE operator_id = $3))";
+
 /// A conversation with its contact and the list columns; `$where` filters, `$order` sorts.
 macro_rules! chat_list_sql {
     ($where:literal, $order:literal) => {
@@ -175,7 +194,7 @@ macro_rules! chat_list_sql {
             "k.picture_url AS contact_picture_url, k.friend_status, ",
             "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in' ",
             " AND m.event_ms > COALESCE(r.read_ms, 0)) AS unread, ",
-            "l.kind AS last_kind, l.direction AS last_direction, l.body AS last_body ",
+            "l.kind AS last_kind, l.direction AS last_direction, l.body AS last_body, l.sender_bot AS last_sender_bot ",
             "FROM conversations c JOIN contacts k ON k.id = c.contact_id ",
             "LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.operator_id = $2 ",
             "LEFT JOIN messages l ON l.id = (SELECT m.id FROM messages m WHERE m.conversation_id = c.id ",
@@ -190,15 +209,11 @@ macro_rules! chat_list_sql {
     };
 }
 
-impl Store {
-    /// One chat list, most recent first (completed: most recently closed first).
-    pub async fn chat_list(
-        &self,
-        scope: ListScope,
-        list: ChatList,
-        limit: i64,
-    ) -> Result<Vec<ChatListItem>> {
-        let sql = match list {
+impl ChatList {
+    /// The list's query (binds: brand, operator, operator whose departments only or NULL,
+    /// limit). Migration 0010 indexes each list's filter and order.
+    fn sql(self) -> &'static str {
+        match self {
             ChatList::Mine => chat_list_sql!(
                 "c.state <> 'closed' AND c.assignee_id = $2",
                 "c.last_message_ms DESC, c.id"
@@ -213,10 +228,32 @@ impl Store {
             ChatList::Completed => {
                 chat_list_sql!("c.state = 'closed'", "c.closed_ms DESC, c.id")
             }
-        };
+        }
+    }
+}
+
+/// The columns of [`CannedResponse`] from `canned_responses`, then `$rest`.
+macro_rules! canned_sql {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, brand_id, department_id, title, body, created_ms, updated_ms ",
+            "FROM canned_responses ",
+            $rest
+        )
+    };
+}
+
+impl Store {
+    /// One chat list, most recent first (completed: most recently closed first).
+    pub async fn chat_list(
+        &self,
+        scope: ListScope,
+        list: ChatList,
+        limit: i64,
+    ) -> Result<Vec<ChatListItem>> {
         let departments_of = scope.own_departments_only.then_some(scope.operator.0);
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(sql)
+            sqlx::query_as(list.sql())
                 .bind(scope.brand.0)
                 .bind(scope.operator.0)
                 .bind(departments_of)
@@ -230,24 +267,12 @@ impl Store {
     pub async fn chat_list_counts(&self, scope: ListScope) -> Result<ListCounts> {
         let departments_of = scope.own_departments_only.then_some(scope.operator.0);
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT
-                   COALESCE(SUM(CASE WHEN c.assignee_id = $2 THEN 1 ELSE 0 END), 0) AS mine,
-                   COALESCE(SUM(CASE WHEN c.state = 'waiting' THEN 1 ELSE 0 END), 0) AS waiting,
-                   COALESCE(SUM(CASE WHEN c.state = 'missed' THEN 1 ELSE 0 END), 0) AS missed,
-                   COUNT(*) AS open,
-                   COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
-                     AND m.direction = 'in' AND m.event_ms > COALESCE(r.read_ms, 0)) THEN 1 ELSE 0 END), 0) AS unread_chats
-                 FROM conversations c
-                 LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.operator_id = $2
-                 WHERE c.brand_id = $1 AND c.state <> 'closed' AND ($3 IS NULL OR c.department_id IN
-                   (SELECT department_id FROM department_members WHERE operator_id = $3))",
-            )
-            .bind(scope.brand.0)
-            .bind(scope.operator.0)
-            .bind(departments_of)
-            .fetch_one(pool)
-            .await
+            sqlx::query_as(LIST_COUNTS_SQL)
+                .bind(scope.brand.0)
+                .bind(scope.operator.0)
+                .bind(departments_of)
+                .fetch_one(pool)
+                .await
         })?)
     }
 
@@ -257,20 +282,16 @@ impl Store {
         operator: OperatorId,
         conversation: ConversationId,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO read_markers (operator_id, conversation_id, read_ms)
-                 SELECT $1, $2, MAX(event_ms) FROM messages WHERE conversation_id = $2 AND direction = 'in'
-                 HAVING MAX(event_ms) IS NOT NULL
-                 ON CONFLICT (operator_id, conversation_id) DO UPDATE SET read_ms = excluded.read_ms
-                 WHERE read_markers.read_ms < excluded.read_ms",
-            )
-            .bind(operator.0)
-            .bind(conversation.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO read_markers (operator_id, conversation_id, read_ms)
+             SELECT $1, $2, MAX(event_ms) FROM messages WHERE conversation_id = $2 AND direction = 'in'
+             HAVING MAX(event_ms) IS NOT NULL
+             ON CONFLICT (operator_id, conversation_id) DO UPDATE SET read_ms = excluded.read_ms
+             WHERE read_markers.read_ms < excluded.read_ms",
+            operator.0,
+            conversation.0,
+        )?;
         Ok(())
     }
 
@@ -288,12 +309,11 @@ impl Store {
 
     /// A department's business hours as stored (JSON), if set.
     pub async fn department_hours(&self, department: DepartmentId) -> Result<Option<Value>> {
-        let row: Option<(Option<String>,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT CAST(business_hours AS TEXT) FROM departments WHERE id = $1")
-                .bind(department.0)
-                .fetch_optional(pool)
-                .await
-        })?;
+        let row: Option<(Option<String>,)> = fetch_optional!(
+            self,
+            "SELECT CAST(business_hours AS TEXT) FROM departments WHERE id = $1",
+            department.0,
+        )?;
         let (hours,) = row.ok_or(StoreError::NotFound("department"))?;
         Ok(hours.and_then(|h| serde_json::from_str(&h).ok()))
     }
@@ -301,10 +321,10 @@ impl Store {
     /// The chat's timeline entries (assigned, transferred, follow, postback, …), oldest first.
     pub async fn timeline(&self, conversation: ConversationId) -> Result<Vec<Event>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events
-                 WHERE conversation_id = $1 AND kind = 'timeline' ORDER BY id LIMIT 1000",
-            )
+            sqlx::query_as(concat!(
+                events_select!(),
+                " WHERE e.conversation_id = $1 AND e.kind = 'timeline' ORDER BY e.id LIMIT 1000"
+            ))
             .bind(conversation.0)
             .fetch_all(pool)
             .await
@@ -334,19 +354,15 @@ impl Store {
         now: Millis,
     ) -> Result<ContactNote> {
         let id = Uuid::now_v7();
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO contact_notes (id, contact_id, author_id, body, created_ms) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(contact.0)
-            .bind(author.0)
-            .bind(body)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO contact_notes (id, contact_id, author_id, body, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            id,
+            contact.0,
+            author.0,
+            body,
+            now,
+        )?;
         self.contact_notes(contact)
             .await?
             .into_iter()
@@ -370,18 +386,13 @@ impl Store {
 
     /// Deletes a note of the contact; `NotFound` if there is no such note on it.
     pub async fn delete_contact_note(&self, contact: ContactId, note: Uuid) -> Result<()> {
-        let deleted = on_write!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM contact_notes WHERE id = $1 AND contact_id = $2")
-                .bind(note)
-                .bind(contact.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound("note"));
-        }
-        Ok(())
+        self.delete_owned(
+            "DELETE FROM contact_notes WHERE id = $1 AND contact_id = $2",
+            note,
+            contact.0,
+            "note",
+        )
+        .await
     }
 
     /// A brand's canned responses, by title. With `department`, only those for it or for
@@ -393,9 +404,10 @@ impl Store {
     ) -> Result<Vec<CannedResponse>> {
         Ok(on_read!(self.backend(), |pool| {
             sqlx::query_as(
-                "SELECT id, brand_id, department_id, title, body, created_ms, updated_ms FROM canned_responses
-                 WHERE brand_id = $1 AND ($2 IS NULL OR department_id IS NULL OR department_id = $2)
-                 ORDER BY title, id",
+                canned_sql!(
+                    "WHERE brand_id = $1 AND ($2 IS NULL OR department_id IS NULL OR department_id = $2)
+                     ORDER BY title, id"
+                ),
             )
             .bind(brand.0)
             .bind(department.map(|d| d.0))
@@ -406,16 +418,12 @@ impl Store {
 
     /// One canned response of the brand.
     pub async fn canned_response(&self, brand: BrandId, id: Uuid) -> Result<CannedResponse> {
-        on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, brand_id, department_id, title, body, created_ms, updated_ms FROM canned_responses
-                 WHERE id = $1 AND brand_id = $2",
-            )
-            .bind(id)
-            .bind(brand.0)
-            .fetch_optional(pool)
-            .await
-        })?
+        fetch_optional!(
+            self,
+            canned_sql!("WHERE id = $1 AND brand_id = $2"),
+            id,
+            brand.0
+        )?
         .ok_or(StoreError::NotFound("canned response"))
     }
 
@@ -428,21 +436,17 @@ impl Store {
     ) -> Result<CannedResponse> {
         self.check_department_of(brand, input.department_id).await?;
         let id = Uuid::now_v7();
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO canned_responses (id, brand_id, department_id, title, body, created_ms, updated_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(id)
-            .bind(brand.0)
-            .bind(input.department_id.map(|d| d.0))
-            .bind(&input.title)
-            .bind(&input.body)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO canned_responses (id, brand_id, department_id, title, body, created_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            id,
+            brand.0,
+            input.department_id.map(|d| d.0),
+            &input.title,
+            &input.body,
+            now,
+        )?;
         self.canned_response(brand, id).await
     }
 
@@ -455,21 +459,17 @@ impl Store {
         now: Millis,
     ) -> Result<CannedResponse> {
         self.check_department_of(brand, input.department_id).await?;
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE canned_responses SET department_id = $1, title = $2, body = $3, updated_ms = $4
-                 WHERE id = $5 AND brand_id = $6",
-            )
-            .bind(input.department_id.map(|d| d.0))
-            .bind(&input.title)
-            .bind(&input.body)
-            .bind(now)
-            .bind(id)
-            .bind(brand.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        let updated = execute!(
+            self,
+            "UPDATE canned_responses SET department_id = $1, title = $2, body = $3, updated_ms = $4
+             WHERE id = $5 AND brand_id = $6",
+            input.department_id.map(|d| d.0),
+            &input.title,
+            &input.body,
+            now,
+            id,
+            brand.0,
+        )?;
         if updated == 0 {
             return Err(StoreError::NotFound("canned response"));
         }
@@ -478,16 +478,27 @@ impl Store {
 
     /// Deletes a canned response of the brand.
     pub async fn delete_canned_response(&self, brand: BrandId, id: Uuid) -> Result<()> {
-        let deleted = on_write!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM canned_responses WHERE id = $1 AND brand_id = $2")
-                .bind(id)
-                .bind(brand.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        self.delete_owned(
+            "DELETE FROM canned_responses WHERE id = $1 AND brand_id = $2",
+            id,
+            brand.0,
+            "canned response",
+        )
+        .await
+    }
+
+    /// Runs `sql`, a `DELETE … WHERE id = $1 AND <owner> = $2`: a row of another owner is
+    /// as absent as a missing one (`NotFound(what)`).
+    async fn delete_owned(
+        &self,
+        sql: &'static str,
+        id: Uuid,
+        owner: Uuid,
+        what: &'static str,
+    ) -> Result<()> {
+        let deleted = execute!(self, sql, id, owner)?;
         if deleted == 0 {
-            return Err(StoreError::NotFound("canned response"));
+            return Err(StoreError::NotFound(what));
         }
         Ok(())
     }
@@ -539,50 +550,39 @@ impl Store {
         now: Millis,
         every_ms: Millis,
     ) -> Result<bool> {
-        let claimed = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO chat_courtesy (conversation_id, loading_started_ms) VALUES ($1, $2)
-                 ON CONFLICT (conversation_id) DO UPDATE SET loading_started_ms = excluded.loading_started_ms
-                 WHERE chat_courtesy.loading_started_ms IS NULL OR chat_courtesy.loading_started_ms <= $3",
-            )
-            .bind(conversation.0)
-            .bind(now)
-            .bind(now - every_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        let claimed = execute!(
+            self,
+            "INSERT INTO chat_courtesy (conversation_id, loading_started_ms) VALUES ($1, $2)
+             ON CONFLICT (conversation_id) DO UPDATE SET loading_started_ms = excluded.loading_started_ms
+             WHERE chat_courtesy.loading_started_ms IS NULL OR chat_courtesy.loading_started_ms <= $3",
+            conversation.0,
+            now,
+            now - every_ms,
+        )?;
         Ok(claimed == 1)
     }
 
     /// The newest `markAsReadToken` of the chat if it was not used yet, claimed for one caller
     /// (marking read once is enough: LINE marks everything before it read too).
     pub async fn claim_mark_as_read(&self, conversation: ConversationId) -> Result<Option<String>> {
-        let newest: Option<(String, Millis)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT mark_as_read_token, event_ms FROM messages
-                 WHERE conversation_id = $1 AND direction = 'in' AND mark_as_read_token IS NOT NULL
-                 ORDER BY event_ms DESC, created_ms DESC LIMIT 1",
-            )
-            .bind(conversation.0)
-            .fetch_optional(pool)
-            .await
-        })?;
+        let newest: Option<(String, Millis)> = fetch_optional!(
+            self,
+            "SELECT mark_as_read_token, event_ms FROM messages
+             WHERE conversation_id = $1 AND direction = 'in' AND mark_as_read_token IS NOT NULL
+             ORDER BY event_ms DESC, created_ms DESC LIMIT 1",
+            conversation.0,
+        )?;
         let Some((token, event_ms)) = newest else {
             return Ok(None);
         };
-        let claimed = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO chat_courtesy (conversation_id, marked_read_message_ms) VALUES ($1, $2)
-                 ON CONFLICT (conversation_id) DO UPDATE SET marked_read_message_ms = excluded.marked_read_message_ms
-                 WHERE chat_courtesy.marked_read_message_ms IS NULL OR chat_courtesy.marked_read_message_ms < $2",
-            )
-            .bind(conversation.0)
-            .bind(event_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        let claimed = execute!(
+            self,
+            "INSERT INTO chat_courtesy (conversation_id, marked_read_message_ms) VALUES ($1, $2)
+             ON CONFLICT (conversation_id) DO UPDATE SET marked_read_message_ms = excluded.marked_read_message_ms
+             WHERE chat_courtesy.marked_read_message_ms IS NULL OR chat_courtesy.marked_read_message_ms < $2",
+            conversation.0,
+            event_ms,
+        )?;
         Ok((claimed == 1).then_some(token))
     }
 
@@ -633,5 +633,61 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Backend, StoreConfig};
+
+    /// The plan lines of `sql` on SQLite, with the binds `chat_list` uses.
+    async fn plan(store: &Store, sql: &str) -> Vec<String> {
+        let Backend::Sqlite { read, .. } = store.backend() else {
+            panic!("a SQLite store");
+        };
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(Uuid::nil())
+                .bind(Uuid::nil())
+                .bind(None::<Uuid>)
+                .bind(50_i64)
+                .fetch_all(read)
+                .await
+                .expect("explain");
+        rows.into_iter().map(|(.., detail)| detail).collect()
+    }
+
+    /// Every list and the counts read a brand's chats through migration 0010's indexes, in
+    /// the list's order (no sort of the whole brand), not by scanning the table.
+    #[tokio::test]
+    async fn lists_and_counts_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::connect(&StoreConfig::Sqlite {
+            path: dir.path().join("desk.db"),
+        })
+        .await
+        .expect("open");
+        store.migrate().await.expect("migrate");
+        let expected = [
+            (ChatList::Mine.sql(), "conversations_brand_live"),
+            (ChatList::Waiting.sql(), "conversations_brand_state_opened"),
+            (ChatList::Missed.sql(), "conversations_brand_state_opened"),
+            (ChatList::Open.sql(), "conversations_brand_live"),
+            (ChatList::Completed.sql(), "conversations_brand_closed"),
+            (LIST_COUNTS_SQL, "conversations_brand_live"),
+        ];
+        for (sql, index) in expected {
+            let plan = plan(&store, sql).await;
+            assert!(
+                plan.iter()
+                    .any(|l| l.starts_with(&format!("SEARCH c USING INDEX {index} "))),
+                "{index} not used: {plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|l| l == "USE TEMP B-TREE FOR ORDER BY"),
+                "the list is sorted after reading: {plan:#?}"
+            );
+        }
     }
 }

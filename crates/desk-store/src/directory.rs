@@ -5,7 +5,7 @@ use desk_core::{BrandId, ChannelId, DepartmentId, Millis, OperatorId, Sealed};
 use crate::models::ChannelRow;
 use crate::{
     Brand, Channel, Department, NewChannel, NewOperator, Operator, Result, Store, StoreError,
-    on_read, on_write,
+    execute, execute_in, fetch_optional, on_read, on_write,
 };
 
 /// Selects channels with a `WHERE` clause on a live (not removed) channel.
@@ -29,15 +29,13 @@ impl Store {
             name: name.to_owned(),
             created_ms: now,
         };
-        on_write!(self.backend(), |pool| {
-            sqlx::query("INSERT INTO brands (id, name, created_ms) VALUES ($1, $2, $3)")
-                .bind(brand.id.0)
-                .bind(&brand.name)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO brands (id, name, created_ms) VALUES ($1, $2, $3)",
+            brand.id.0,
+            &brand.name,
+            now
+        )?;
         Ok(brand)
     }
 
@@ -63,18 +61,14 @@ impl Store {
             name: name.to_owned(),
             created_ms: now,
         };
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO departments (id, brand_id, name, created_ms) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(department.id.0)
-            .bind(brand.0)
-            .bind(name)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
+        execute!(
+            self,
+            "INSERT INTO departments (id, brand_id, name, created_ms) VALUES ($1, $2, $3, $4)",
+            department.id.0,
+            brand.0,
+            name,
+            now
+        )
         .map_err(|e| {
             conflict_on_unique(
                 e.into(),
@@ -87,36 +81,29 @@ impl Store {
     /// Creates an operator; e-mail addresses are unique.
     pub async fn create_operator(&self, new: NewOperator, now: Millis) -> Result<Operator> {
         let id = OperatorId::new();
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO operators (id, brand_id, email, display_name, role, password_hash, created_ms)
+        execute!(
+            self,
+            "INSERT INTO operators (id, brand_id, email, display_name, role, password_hash, created_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id.0)
-            .bind(new.brand_id.map(|b| b.0))
-            .bind(&new.email)
-            .bind(&new.display_name)
-            .bind(new.role.as_str())
-            .bind(&new.password_hash)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
+            id.0,
+            new.brand_id.map(|b| b.0),
+            &new.email,
+            &new.display_name,
+            new.role.as_str(),
+            &new.password_hash,
+            now,
+        )
         .map_err(|e| conflict_on_unique(e.into(), format!("an operator with e-mail `{}` exists", new.email)))?;
         self.operator(id).await
     }
 
     /// One operator.
     pub async fn operator(&self, id: OperatorId) -> Result<Operator> {
-        on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, brand_id, email, display_name, role, capacity, created_ms FROM operators WHERE id = $1",
-            )
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await
-        })?
+        fetch_optional!(
+            self,
+            "SELECT id, brand_id, email, display_name, role, capacity, created_ms FROM operators WHERE id = $1",
+            id.0,
+        )?
         .ok_or(StoreError::NotFound("operator"))
     }
 
@@ -126,16 +113,12 @@ impl Store {
         department: DepartmentId,
         operator: OperatorId,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO department_members (department_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(department.0)
-            .bind(operator.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO department_members (department_id, operator_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            department.0,
+            operator.0
+        )?;
         Ok(())
     }
 
@@ -147,83 +130,58 @@ impl Store {
         label: &str,
         now: Millis,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query("INSERT INTO api_tokens (token_hash, operator_id, label, created_ms) VALUES ($1, $2, $3, $4)")
-                .bind(token_hash)
-                .bind(operator.0)
-                .bind(label)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "INSERT INTO api_tokens (token_hash, operator_id, label, created_ms) VALUES ($1, $2, $3, $4)",
+            token_hash,
+            operator.0,
+            label,
+            now
+        )?;
         Ok(())
     }
 
     /// The active operator an API token belongs to (a deactivated one's tokens stop working).
     pub async fn operator_by_token_hash(&self, token_hash: &[u8]) -> Result<Option<Operator>> {
-        Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms
+        Ok(fetch_optional!(
+            self,
+            "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms
                  FROM api_tokens t JOIN operators o ON o.id = t.operator_id
                  WHERE t.token_hash = $1 AND o.deactivated_ms IS NULL",
-            )
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await
-        })?)
+            token_hash
+        )?)
     }
 
     /// Connects a LINE channel. The same LINE channel cannot be connected twice.
     pub async fn create_channel(&self, new: NewChannel, now: Millis) -> Result<Channel> {
         let id = ChannelId::new();
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO line_channels (id, brand_id, department_id, line_channel_id, channel_key, secret,
-                 secret_sealed, bot_user_id, basic_id, display_name, picture_url, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(id.0)
-            .bind(new.brand_id.0)
-            .bind(new.department_id.0)
-            .bind(&new.line_channel_id)
-            .bind(&new.channel_key)
-            .bind(new.secret.as_bytes())
-            .bind(&new.bot_user_id)
-            .bind(&new.basic_id)
-            .bind(&new.display_name)
-            .bind(&new.picture_url)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(|e| {
-            conflict_on_unique(e.into(), format!("LINE channel {} is already connected", new.line_channel_id))
-        })?;
+        on_write!(self.backend(), |pool| insert_channel!(
+            pool, id, &new, None, now
+        ))
+        .map_err(|e| already_connected(e.into(), &new.line_channel_id))?;
         self.channel(id).await
     }
 
     /// A live channel by id.
     pub async fn channel(&self, id: ChannelId) -> Result<Channel> {
-        on_read!(self.backend(), |pool| {
-            sqlx::query_as::<_, ChannelRow>(channel_sql!("id = $1"))
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await
-        })?
+        fetch_optional!(
+            self,
+            <ChannelRow>,
+            channel_sql!("id = $1"),
+            id.0,
+        )?
         .map(Channel::from)
         .ok_or(StoreError::NotFound("channel"))
     }
 
     /// A live channel by the opaque key in its webhook URL.
     pub async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
-        Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as::<_, ChannelRow>(channel_sql!("channel_key = $1"))
-                .bind(key)
-                .fetch_optional(pool)
-                .await
-        })?
+        Ok(fetch_optional!(
+            self,
+            <ChannelRow>,
+            channel_sql!("channel_key = $1"),
+            key,
+        )?
         .map(Channel::from))
     }
 
@@ -244,13 +202,11 @@ impl Store {
 
     /// Counts a webhook request whose signature did not verify.
     pub async fn record_signature_failure(&self, channel: ChannelId) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE line_channels SET signature_failures = signature_failures + 1 WHERE id = $1")
-                .bind(channel.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "UPDATE line_channels SET signature_failures = signature_failures + 1 WHERE id = $1",
+            channel.0
+        )?;
         Ok(())
     }
 
@@ -261,18 +217,14 @@ impl Store {
         token: Option<&Sealed>,
         expires_ms: Option<Millis>,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE line_channels SET access_token = NULL, access_token_sealed = $1, token_expires_ms = $2
+        execute!(
+            self,
+            "UPDATE line_channels SET access_token = NULL, access_token_sealed = $1, token_expires_ms = $2
                  WHERE id = $3",
-            )
-            .bind(token.map(Sealed::as_bytes))
-            .bind(expires_ms)
-            .bind(channel.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            token.map(Sealed::as_bytes),
+            expires_ms,
+            channel.0,
+        )?;
         Ok(())
     }
 }
@@ -285,6 +237,43 @@ pub(crate) fn conflict_on_unique(e: StoreError, message: String) -> StoreError {
         e
     }
 }
+
+/// A unique violation on inserting a channel: that LINE channel is connected already.
+pub(crate) fn already_connected(e: StoreError, line_channel_id: &str) -> StoreError {
+    conflict_on_unique(
+        e,
+        format!("LINE channel {line_channel_id} is already connected"),
+    )
+}
+
+/// Inserts a channel (`$new`, a [`NewChannel`]) on `$executor`, with its sealed access token
+/// if one was issued (`$token`, an `Option<IssuedToken>` reference).
+macro_rules! insert_channel {
+    ($executor:expr, $id:expr, $new:expr, $token:expr, $now:expr) => {{
+        let (new, token): (&$crate::NewChannel, Option<&$crate::wizard::IssuedToken>) = ($new, $token);
+        execute_in!(
+            $executor,
+            "INSERT INTO line_channels (id, brand_id, department_id, line_channel_id, channel_key, secret,
+             secret_sealed, access_token_sealed, token_expires_ms, bot_user_id, basic_id, display_name,
+             picture_url, created_ms)
+             VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11, $12, $13)",
+            $id.0,
+            new.brand_id.0,
+            new.department_id.0,
+            &new.line_channel_id,
+            &new.channel_key,
+            new.secret.as_bytes(),
+            token.map(|t| t.token.as_bytes()),
+            token.map(|t| t.expires_ms),
+            &new.bot_user_id,
+            &new.basic_id,
+            &new.display_name,
+            &new.picture_url,
+            $now,
+        )
+    }};
+}
+pub(crate) use insert_channel;
 
 impl Store {
     /// Departments of a brand, by name.

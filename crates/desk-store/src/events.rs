@@ -13,10 +13,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Event>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events
-                 WHERE brand_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            )
+            sqlx::query_as(concat!(
+                events_select!(),
+                " WHERE e.brand_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3"
+            ))
             .bind(brand.0)
             .bind(after_id)
             .bind(limit)

@@ -198,6 +198,17 @@ macro_rules! claim_sql {
     };
 }
 
+/// How hard webhook requests press on the writer (see [`Store::ingest_load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IngestLoad {
+    /// Requests arrive about one per commit.
+    Quiet,
+    /// Requests share commits: a few at a time.
+    Busy,
+    /// Requests pile up: many per commit, the writer is the bottleneck.
+    Saturated,
+}
+
 impl Store {
     /// Appends events durably: returns once they are committed (or were already there).
     pub async fn inbox_append(
@@ -226,17 +237,24 @@ impl Store {
             .map_err(StoreError::InboxWrite)
     }
 
-    /// Whether ingest runs near its capacity: webhook requests are arriving and share commits
-    /// (more than two per group on average). Background writers (the inbox processor) give
-    /// way while it is true: on SQLite there is one writer, and LINE waits for its answer.
-    /// Ordinary traffic (groups of about one) never counts as busy.
-    pub fn ingest_busy(&self, now: Millis) -> bool {
+    /// How hard webhook requests are pressing on the writer, from the moving average of
+    /// requests per group commit. Background writers (the inbox processor) give way by it: on
+    /// SQLite there is one writer, and LINE waits for its answer. Ordinary traffic (groups of
+    /// about one) is quiet.
+    pub fn ingest_load(&self, now: Millis) -> IngestLoad {
         use std::sync::atomic::Ordering::Relaxed;
         const RECENT_MS: Millis = 50;
-        const CROWDED_X100: u64 = 200;
+        const BUSY_X100: u64 = 200;
+        const SATURATED_X100: u64 = 800;
         let w = &self.inbox_writer;
-        now - w.last_append_ms.load(Relaxed) < RECENT_MS
-            && w.group_avg_x100.load(Relaxed) > CROWDED_X100
+        if now - w.last_append_ms.load(Relaxed) >= RECENT_MS {
+            return IngestLoad::Quiet;
+        }
+        match w.group_avg_x100.load(Relaxed) {
+            avg if avg > SATURATED_X100 => IngestLoad::Saturated,
+            avg if avg > BUSY_X100 => IngestLoad::Busy,
+            _ => IngestLoad::Quiet,
+        }
     }
 
     /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed

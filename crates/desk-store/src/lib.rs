@@ -46,22 +46,21 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Sqlite};
 
 pub use accounts::{
-    AccountLink, LinkPurpose, LoginCredentials, LoginFailures, NewAccountLink,
-    OperatorAccount, OperatorChange, Preferences, ProfileChange,
+    AccountLink, LinkPurpose, LoginCredentials, LoginFailures, NewAccountLink, OperatorAccount,
+    OperatorChange, Preferences, ProfileChange,
 };
+pub use audit::{Actor, AuditRecord, SettingsChange};
 pub use bot::{BotFailure, BotSettings, BotTurn, BotTurnOutcome, Remember, SendCounts};
 pub use bot_queue::QueuedBotTurn;
+pub use channel_admin::{AccountProfile, ClearSecrets};
 pub use chat::{Applied, InboundEffect};
 pub use chat::{ChannelScope, InboundItem};
 pub use console::{
     BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
     ListScope, PastChat,
 };
-pub use audit::{Actor, AuditRecord, SettingsChange};
-pub use channel_admin::{AccountProfile, ClearSecrets};
 pub use error::StoreError;
-pub use wizard::{IssuedToken, WizardRow};
-pub use inbox::AppendOutcome;
+pub use inbox::{AppendOutcome, IngestLoad};
 pub use lifecycle::{ChatRules, DueConversation, Rules};
 pub use media::{Media, MediaUsage, StoredObjects};
 pub use models::*;
@@ -69,6 +68,7 @@ pub use notify::{EVENTS_CHANNEL, EventListener};
 pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
 pub use routing::{MAX_CAPACITY, MIN_CAPACITY};
 pub use sessions::{NewSession, SessionRecord};
+pub use wizard::{IssuedToken, WizardRow};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -150,7 +150,51 @@ macro_rules! set_one {
         }
     }};
 }
-pub(crate) use {on_read, on_write, set_one};
+/// Runs one statement on the write pool of `$store` with each `$arg` bound in turn; evaluates
+/// to the number of rows it affected (a `Result`).
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        on_write!($store.backend(), |pool| {
+            sqlx::query($sql)
+                $(.bind($arg))*
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+    };
+}
+/// Runs one query on the read pool of `$store` with each `$arg` bound in turn; evaluates to
+/// the row it found, if any (a `Result`). `<Row>` first names the row type where the caller's
+/// use does not.
+macro_rules! fetch_optional {
+    ($store:expr, <$row:ty>, $sql:expr $(, $arg:expr)* $(,)?) => {
+        on_read!($store.backend(), |pool| {
+            sqlx::query_as::<_, $row>($sql)
+                $(.bind($arg))*
+                .fetch_optional(pool)
+                .await
+        })
+    };
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        on_read!($store.backend(), |pool| {
+            sqlx::query_as($sql)
+                $(.bind($arg))*
+                .fetch_optional(pool)
+                .await
+        })
+    };
+}
+/// [`execute!`] inside a transaction: `$tx` is the executor (`&mut *tx`).
+macro_rules! execute_in {
+    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        sqlx::query($sql)
+            $(.bind($arg))*
+            .execute($tx)
+            .await
+            .map(|r| r.rows_affected())
+    };
+}
+pub(crate) use {execute, execute_in, fetch_optional, on_read, on_write, set_one};
 
 impl Store {
     /// Opens the database. Call [`Store::migrate`] before use.
@@ -218,7 +262,7 @@ impl Store {
     }
 
     /// Releases the leases of a previous run. Only for SQLite, where one process owns the
-    /// file: a crashed run's leased inbox, outbox and bot turn rows are claimable at once instead of
+    /// file: a crashed run's leased inbox, outbox, bot turn and media rows are claimable at once instead of
     /// after the lease. (On Postgres other live instances may hold leases; they expire.)
     pub async fn release_stale_leases(&self) -> Result<()> {
         if let Backend::Sqlite { write, .. } = &*self.backend {
@@ -228,6 +272,9 @@ impl Store {
             .execute(write)
             .await?;
             sqlx::query("UPDATE outbox SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")
+                .execute(write)
+                .await?;
+            sqlx::query("UPDATE media SET lease_until_ms = NULL WHERE state IN ('pending', 'purge') AND lease_until_ms IS NOT NULL")
                 .execute(write)
                 .await?;
             sqlx::query("UPDATE bot_turns SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")

@@ -360,4 +360,6 @@ pub struct Event {
     pub kind: String,
     pub payload: Json<Value>,
     pub created_ms: Millis,
+    /// The department the chat is in when the row is read (not when it was written).
+    pub department_id: Option<Uuid>,
 }

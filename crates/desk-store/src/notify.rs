@@ -43,10 +43,10 @@ impl Store {
     /// Events of every brand after `after_id`, oldest first.
     pub async fn events_tail(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
         Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events
-                 WHERE id > $1 ORDER BY id LIMIT $2",
-            )
+            sqlx::query_as(concat!(
+                events_select!(),
+                " WHERE e.id > $1 ORDER BY e.id LIMIT $2"
+            ))
             .bind(after_id)
             .bind(limit)
             .fetch_all(pool)
@@ -63,19 +63,19 @@ impl Store {
             Backend::Sqlite { read, .. } => {
                 // SQLite has no array parameters; a JSON array expands through json_each.
                 let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
-                sqlx::query_as(
-                    "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events
-                     WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
-                )
+                sqlx::query_as(concat!(
+                    events_select!(),
+                    " WHERE e.id IN (SELECT value FROM json_each($1)) ORDER BY e.id"
+                ))
                 .bind(list)
                 .fetch_all(read)
                 .await?
             }
             Backend::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT id, brand_id, conversation_id, kind, payload, created_ms FROM events
-                     WHERE id = ANY($1) ORDER BY id",
-                )
+                sqlx::query_as(concat!(
+                    events_select!(),
+                    " WHERE e.id = ANY($1) ORDER BY e.id"
+                ))
                 .bind(ids)
                 .fetch_all(pool)
                 .await?

@@ -117,9 +117,14 @@ impl Store {
 
     /// The earliest time a pending job is due, to sleep until then.
     pub async fn outbox_next_due(&self) -> Result<Option<Millis>> {
-        // One seek in the partial index (see `Store::next_deadline`).
+        // A leased job is due when its lease runs out, not before: otherwise a send in progress
+        // (here or on another instance) would keep the worker waking in a loop. Only pending
+        // rows are read (a partial index), and there are few of them.
         let next: Option<(Millis,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as("SELECT next_attempt_ms FROM outbox WHERE status = 'pending' ORDER BY next_attempt_ms LIMIT 1")
+            sqlx::query_as(
+                "SELECT CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms ELSE next_attempt_ms END AS due
+                 FROM outbox WHERE status = 'pending' ORDER BY due LIMIT 1",
+            )
                 .fetch_optional(pool)
                 .await
         })?;

@@ -4,7 +4,7 @@
 
 use desk_core::{Millis, OperatorId};
 
-use crate::{Operator, Result, Store, on_read, on_write};
+use crate::{Operator, Result, Store, execute, fetch_optional, on_read, on_write};
 
 /// A session to store.
 #[derive(Debug, Clone)]
@@ -35,21 +35,17 @@ pub struct SessionRecord {
 impl Store {
     /// Stores a new session.
     pub async fn create_session(&self, new: NewSession<'_>, now: Millis) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO sessions (token_hash, operator_id, csrf_token, user_agent, created_ms, last_seen_ms, expires_ms)
+        execute!(
+            self,
+            "INSERT INTO sessions (token_hash, operator_id, csrf_token, user_agent, created_ms, last_seen_ms, expires_ms)
                  VALUES ($1, $2, $3, $4, $5, $5, $6)",
-            )
-            .bind(new.token_hash)
-            .bind(new.operator.0)
-            .bind(new.csrf_token)
-            .bind(new.user_agent)
-            .bind(now)
-            .bind(new.expires_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            new.token_hash,
+            new.operator.0,
+            new.csrf_token,
+            new.user_agent,
+            now,
+            new.expires_ms,
+        )?;
         Ok(())
     }
 
@@ -61,44 +57,37 @@ impl Store {
         now: Millis,
         idle_ms: Millis,
     ) -> Result<Option<SessionRecord>> {
-        Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms,
+        Ok(fetch_optional!(
+            self,
+            "SELECT o.id, o.brand_id, o.email, o.display_name, o.role, o.capacity, o.created_ms,
                         o.locale, o.time_zone, s.csrf_token, s.last_seen_ms, s.expires_ms
                  FROM sessions s JOIN operators o ON o.id = s.operator_id
                  WHERE s.token_hash = $1 AND s.expires_ms > $2 AND s.last_seen_ms > $3
                    AND o.deactivated_ms IS NULL",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .bind(now - idle_ms)
-            .fetch_optional(pool)
-            .await
-        })?)
+            token_hash,
+            now,
+            now - idle_ms
+        )?)
     }
 
     /// Records activity on a session (its idle timeout counts from here).
     pub async fn touch_session(&self, token_hash: &[u8], now: Millis) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE token_hash = $2")
-                .bind(now)
-                .bind(token_hash)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "UPDATE sessions SET last_seen_ms = $1 WHERE token_hash = $2",
+            now,
+            token_hash
+        )?;
         Ok(())
     }
 
     /// Ends one session (logout).
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "DELETE FROM sessions WHERE token_hash = $1",
+            token_hash
+        )?;
         Ok(())
     }
 
@@ -109,27 +98,21 @@ impl Store {
         operator: OperatorId,
         keep: Option<&[u8]>,
     ) -> Result<u64> {
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "DELETE FROM sessions WHERE operator_id = $1 AND ($2 IS NULL OR token_hash <> $2)",
-            )
-            .bind(operator.0)
-            .bind(keep)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?)
+        Ok(execute!(
+            self,
+            "DELETE FROM sessions WHERE operator_id = $1 AND ($2 IS NULL OR token_hash <> $2)",
+            operator.0,
+            keep
+        )?)
     }
 
     /// Deletes sessions that can no longer be used at `now`.
     pub async fn purge_sessions(&self, now: Millis, idle_ms: Millis) -> Result<u64> {
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1 OR last_seen_ms <= $2")
-                .bind(now)
-                .bind(now - idle_ms)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?)
+        Ok(execute!(
+            self,
+            "DELETE FROM sessions WHERE expires_ms <= $1 OR last_seen_ms <= $2",
+            now,
+            now - idle_ms
+        )?)
     }
 }

@@ -52,17 +52,19 @@ macro_rules! user_wrote {
     ($tx:expr, $capacity_sql:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
         let rules: &$crate::ChatRules = $rules;
-        let live: Option<(uuid::Uuid,)> =
-            sqlx::query_as("SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'")
-                .bind(contact.0)
-                .fetch_optional(&mut **$tx)
-                .await?;
+        let live: Option<(uuid::Uuid,)> = sqlx::query_as(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
+        )
+        .bind(contact.0)
+        .fetch_optional(&mut **$tx)
+        .await?;
         match live {
             Some((id,)) => {
                 let id = desk_core::ConversationId(id);
                 let command = Some(desk_core::lifecycle::Command::UserMessage);
-                transition_in_tx!(&mut *$tx, $capacity_sql, id, command, rules, $now)?
-                    .ok_or_else(|| $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()))?;
+                transition_in_tx!(&mut *$tx, $capacity_sql, id, command, rules, $now)?.ok_or_else(
+                    || $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()),
+                )?;
                 (id, false)
             }
             None => (start_conversation!($tx, $scope, rules, contact, $now), true),
@@ -128,6 +130,16 @@ macro_rules! user_blocked {
             .ok_or_else(|| $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()))?;
         }
     }};
+}
+
+/// The start of every read of the events table: the row plus the department its chat is in
+/// now, so a stream limited to some departments needs no look-up per event. Append a
+/// `WHERE` on `e.` columns with `concat!`.
+macro_rules! events_select {
+    () => {
+        "SELECT e.id, e.brand_id, e.conversation_id, e.kind, e.payload, e.created_ms, c.department_id
+         FROM events e LEFT JOIN conversations c ON c.id = e.conversation_id"
+    };
 }
 
 /// Appends to the brand's realtime log.

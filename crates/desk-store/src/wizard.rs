@@ -9,8 +9,11 @@ use uuid::Uuid;
 
 use crate::audit::{SettingsChange, audit_in_tx};
 use crate::channel_admin::audited;
-use crate::directory::conflict_on_unique;
-use crate::{Channel, NewChannel, Result, Store, StoreError, on_read, on_write};
+use crate::directory::{already_connected, insert_channel};
+use crate::{
+    Channel, NewChannel, Result, Store, StoreError, execute, execute_in, fetch_optional, on_read,
+    on_write,
+};
 
 /// A wizard as stored. `step` and `state` belong to the server's wizard logic; the store
 /// only keeps them.
@@ -81,22 +84,18 @@ impl Store {
         now: Millis,
     ) -> Result<WizardRow> {
         let id = WizardId::new();
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO channel_wizards (id, brand_id, operator_id, channel_key, step, state, created_ms, updated_ms)
+        execute!(
+            self,
+            "INSERT INTO channel_wizards (id, brand_id, operator_id, channel_key, step, state, created_ms, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            )
-            .bind(id.0)
-            .bind(brand.0)
-            .bind(operator.map(|o| o.0))
-            .bind(channel_key)
-            .bind(step)
-            .bind(Json(Value::Object(Default::default())))
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            id.0,
+            brand.0,
+            operator.map(|o| o.0),
+            channel_key,
+            step,
+            Json(Value::Object(Default::default())),
+            now,
+        )?;
         self.wizard(id).await
     }
 
@@ -118,21 +117,17 @@ impl Store {
 
     /// Saves a wizard's step, state and sealed credentials.
     pub async fn save_wizard(&self, wizard: &WizardRow, now: Millis) -> Result<()> {
-        let updated = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE channel_wizards SET step = $1, state = $2, secret_sealed = $3, token_sealed = $4,
+        let updated = execute!(
+            self,
+            "UPDATE channel_wizards SET step = $1, state = $2, secret_sealed = $3, token_sealed = $4,
                  updated_ms = $5 WHERE id = $6 AND channel_id IS NULL",
-            )
-            .bind(&wizard.step)
-            .bind(Json(&wizard.state))
-            .bind(wizard.secret.as_ref().map(Sealed::as_bytes))
-            .bind(wizard.token.as_ref().map(Sealed::as_bytes))
-            .bind(now)
-            .bind(wizard.id.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            &wizard.step,
+            Json(&wizard.state),
+            wizard.secret.as_ref().map(Sealed::as_bytes),
+            wizard.token.as_ref().map(Sealed::as_bytes),
+            now,
+            wizard.id.0,
+        )?;
         if updated == 0 {
             return Err(StoreError::Conflict(
                 "this wizard has already connected its channel".into(),
@@ -154,47 +149,22 @@ impl Store {
         now: Millis,
     ) -> Result<Channel> {
         let id = ChannelId::new();
-        let line_id = new.line_channel_id.clone();
         let created: std::result::Result<u64, StoreError> = async {
             Ok(audited!(self, entry, now, |tx| {
-                sqlx::query(
-                    "INSERT INTO line_channels (id, brand_id, department_id, line_channel_id, channel_key, secret,
-                     secret_sealed, access_token_sealed, token_expires_ms, bot_user_id, basic_id, display_name,
-                     picture_url, created_ms)
-                     VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(id.0)
-                .bind(new.brand_id.0)
-                .bind(new.department_id.0)
-                .bind(&new.line_channel_id)
-                .bind(&new.channel_key)
-                .bind(new.secret.as_bytes())
-                .bind(token.as_ref().map(|t| t.token.as_bytes()))
-                .bind(token.as_ref().map(|t| t.expires_ms))
-                .bind(&new.bot_user_id)
-                .bind(&new.basic_id)
-                .bind(&new.display_name)
-                .bind(&new.picture_url)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
+                insert_channel!(&mut *tx, id, &new, token.as_ref(), now)?;
+                execute_in!(
+                    &mut *tx,
                     "UPDATE channel_wizards SET step = $1, channel_id = $2, secret_sealed = NULL,
                      token_sealed = NULL, updated_ms = $3 WHERE id = $4 AND channel_id IS NULL",
-                )
-                .bind(step)
-                .bind(id.0)
-                .bind(now)
-                .bind(wizard.id.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+                    step,
+                    id.0,
+                    now,
+                    wizard.id.0,
+                )?
             }))
         }
         .await;
-        let done = created.map_err(|e| {
-            conflict_on_unique(e, format!("LINE channel {line_id} is already connected"))
-        })?;
+        let done = created.map_err(|e| already_connected(e, &new.line_channel_id))?;
         if done == 0 {
             return Err(StoreError::Conflict(
                 "this wizard has already connected its channel".into(),
@@ -205,26 +175,21 @@ impl Store {
 
     /// The sealed secret of the wizard in progress whose future webhook URL has this key.
     pub async fn wizard_secret_by_key(&self, key: &str) -> Result<Option<Sealed>> {
-        let row: Option<(Vec<u8>,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT secret_sealed FROM channel_wizards
+        let row: Option<(Vec<u8>,)> = fetch_optional!(
+            self,
+            "SELECT secret_sealed FROM channel_wizards
                  WHERE channel_key = $1 AND channel_id IS NULL AND secret_sealed IS NOT NULL",
-            )
-            .bind(key)
-            .fetch_optional(pool)
-            .await
-        })?;
+            key
+        )?;
         Ok(row.map(|(bytes,)| Sealed::from_bytes(bytes)))
     }
 
     /// Deletes wizards left unfinished since before `before`, with their sealed credentials.
     pub async fn purge_stale_wizards(&self, before: Millis) -> Result<u64> {
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM channel_wizards WHERE channel_id IS NULL AND updated_ms < $1")
-                .bind(before)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?)
+        Ok(execute!(
+            self,
+            "DELETE FROM channel_wizards WHERE channel_id IS NULL AND updated_ms < $1",
+            before
+        )?)
     }
 }

@@ -78,7 +78,8 @@ document.addEventListener("submit", async (event) => {
   if (!(form instanceof HTMLFormElement) || form.dataset.jsonForm === undefined) return;
   event.preventDefault();
   await ready;
-  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  // `form.elements`, not a query: a table row's fields sit in cells outside their <form>.
+  for (const field of form.elements) field.removeAttribute("aria-invalid");
   let body;
   try {
     body = form.dataset.bodyNull !== undefined ? null : formJson(form);
@@ -98,7 +99,8 @@ document.addEventListener("submit", async (event) => {
     if (form.dataset.reload !== undefined) window.location.reload();
   } catch (e) {
     status(form, tf("common.error.request", { message: e.message }), "error");
-    const field = e.field && form.querySelector(`[name="${CSS.escape(e.field)}"], [name$=".${CSS.escape(e.field)}"]`);
+    const field =
+      e.field && [...form.elements].find((f) => f.name === e.field || f.name?.endsWith(`.${e.field}`));
     field?.setAttribute("aria-invalid", "true");
     field?.focus();
   }

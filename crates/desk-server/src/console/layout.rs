@@ -50,6 +50,20 @@ impl Viewer {
         self.access.manage(brand).is_ok()
     }
 
+    /// The brand named by a URL segment, if the viewer may change its settings (else 403/404
+    /// pages).
+    pub async fn managed_brand(&self, state: &AppState, id: &str) -> Result<Brand, PageError> {
+        let brand = self.brand(state, id).await?;
+        if !self.manages(brand.id) {
+            return Err(PageError::new(
+                self.tr(),
+                StatusCode::FORBIDDEN,
+                "common.error.forbidden",
+            ));
+        }
+        Ok(brand)
+    }
+
     /// The brands the viewer may switch between, by name.
     pub async fn brands(&self, state: &AppState) -> Result<Vec<Brand>, PageError> {
         let brands = state.store.list_brands().await.map_err(|e| self.error(e))?;

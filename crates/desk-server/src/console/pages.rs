@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::courtesy;
 use super::i18n::{self, Locale, Tr};
 use super::layout::{Area, Head, Layout, PageError, Viewer, render, request_locale};
+use super::settings::department_options;
 use super::stickers;
 use super::view::{self, Body, ChatRow, Names, TextPart, ThreadItem};
 use crate::state::AppState;
@@ -498,14 +499,7 @@ async fn desk_page(
         .canned_responses(brand.id, department)
         .await
         .map_err(|e| viewer.error(e))?;
-    let departments = state
-        .store
-        .list_departments(brand.id)
-        .await
-        .map_err(|e| viewer.error(e))?
-        .into_iter()
-        .map(|d| (d.id.to_string(), d.name))
-        .collect();
+    let departments = department_options(state, viewer, brand.id).await?;
     let operators = state
         .store
         .brand_operators(brand.id)

@@ -5,10 +5,9 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use desk_core::{ChannelSettings, MissedWindow, Role, RoutingMode};
+use desk_core::{BrandId, ChannelSettings, MissedWindow, Role, RoutingMode};
 use desk_store::{Brand, CannedResponse};
 use serde_json::Value;
 
@@ -28,17 +27,38 @@ pub fn routes() -> Router<AppState> {
         .route("/brands/{brand}/settings/operators", get(operators))
 }
 
-/// The brand, if the viewer may manage it (settings other than canned responses).
-async fn managed_brand(state: &AppState, viewer: &Viewer, id: &str) -> Result<Brand, PageError> {
-    let brand = viewer.brand(state, id).await?;
-    if !viewer.manages(brand.id) {
-        return Err(PageError::new(
-            viewer.tr(),
-            StatusCode::FORBIDDEN,
-            "common.error.forbidden",
-        ));
-    }
-    Ok(brand)
+/// Opens the settings page `slug` of a brand: the brand, if the viewer may open the page
+/// (managers only unless the sidebar says otherwise), and the page's layout.
+async fn open_page(
+    state: &AppState,
+    viewer: &Viewer,
+    brand: &str,
+    slug: &str,
+) -> Result<(Brand, Layout), PageError> {
+    let page = SETTINGS_PAGES.iter().find(|p| p.slug == slug);
+    let brand = match page {
+        Some(p) if !p.managers_only => viewer.brand(state, brand).await?,
+        _ => viewer.managed_brand(state, brand).await?,
+    };
+    let title_key = page.map_or("settings.nav.label", |p| p.key);
+    let layout = Layout::settings(state, viewer, &brand, slug, title_key).await?;
+    Ok((brand, layout))
+}
+
+/// The brand's departments as `(id, name)` choices for a form.
+pub(super) async fn department_options(
+    state: &AppState,
+    viewer: &Viewer,
+    brand: BrandId,
+) -> Result<Vec<(String, String)>, PageError> {
+    Ok(state
+        .store
+        .list_departments(brand)
+        .await
+        .map_err(|e| viewer.error(e))?
+        .into_iter()
+        .map(|d| (d.id.to_string(), d.name))
+        .collect())
 }
 
 /// `GET /brands/{brand}/settings`: the first settings page the viewer may open.
@@ -83,9 +103,12 @@ async fn channels(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
-    let err = |e| viewer.error(e);
-    let departments = state.store.list_departments(brand.id).await.map_err(err)?;
+    let (brand, layout) = open_page(&state, &viewer, &brand, "channels").await?;
+    let departments = state
+        .store
+        .list_departments(brand.id)
+        .await
+        .map_err(|e| viewer.error(e))?;
     let channels = crate::http::channels::channel_summaries(&state, brand.id)
         .await
         .map_err(|e| viewer.error(e))?
@@ -104,8 +127,6 @@ async fn channels(
             status: c.status,
         })
         .collect();
-    let layout =
-        Layout::settings(&state, &viewer, &brand, "channels", "settings.nav.channels").await?;
     render(&ChannelsPage {
         t: viewer.tr(),
         layout,
@@ -183,7 +204,7 @@ async fn auto_close(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let (brand, layout) = open_page(&state, &viewer, &brand, "auto-close").await?;
     let err = |e| viewer.error(e);
     let mut forms = Vec::new();
     for channel in state
@@ -199,14 +220,6 @@ async fn auto_close(
             &rules.settings,
         ));
     }
-    let layout = Layout::settings(
-        &state,
-        &viewer,
-        &brand,
-        "auto-close",
-        "settings.nav.auto_close",
-    )
-    .await?;
     render(&AutoClosePage {
         t: viewer.tr(),
         layout,
@@ -362,11 +375,9 @@ async fn routing(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let (brand, layout) = open_page(&state, &viewer, &brand, "routing").await?;
     let departments = department_rows(&state, &viewer, &brand).await?;
     let operators = operator_rows(&state, &viewer, &brand).await?;
-    let layout =
-        Layout::settings(&state, &viewer, &brand, "routing", "settings.nav.routing").await?;
     render(&RoutingPage {
         t: viewer.tr(),
         layout,
@@ -390,9 +401,8 @@ async fn hours(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let (brand, layout) = open_page(&state, &viewer, &brand, "hours").await?;
     let departments = department_rows(&state, &viewer, &brand).await?;
-    let layout = Layout::settings(&state, &viewer, &brand, "hours", "settings.nav.hours").await?;
     render(&HoursPage {
         t: viewer.tr(),
         layout,
@@ -416,28 +426,19 @@ async fn canned(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = viewer.brand(&state, &brand).await?;
-    let err = |e| viewer.error(e);
-    let departments: Vec<(String, String)> = state
-        .store
-        .list_departments(brand.id)
-        .await
-        .map_err(err)?
-        .into_iter()
-        .map(|d| (d.id.to_string(), d.name))
-        .collect();
+    let (brand, layout) = open_page(&state, &viewer, &brand, "canned").await?;
+    let departments = department_options(&state, &viewer, brand.id).await?;
     let responses = state
         .store
         .canned_responses(brand.id, None)
         .await
-        .map_err(err)?
+        .map_err(|e| viewer.error(e))?
         .into_iter()
         .map(|r| {
             let department = r.department_id.map(|d| d.to_string()).unwrap_or_default();
             (r, department)
         })
         .collect();
-    let layout = Layout::settings(&state, &viewer, &brand, "canned", "settings.nav.canned").await?;
     render(&CannedPage {
         t: viewer.tr(),
         layout,
@@ -463,29 +464,14 @@ async fn operators(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let (brand, layout) = open_page(&state, &viewer, &brand, "operators").await?;
     let operators = operator_rows(&state, &viewer, &brand).await?;
-    let departments = state
-        .store
-        .list_departments(brand.id)
-        .await
-        .map_err(|e| viewer.error(e))?
-        .into_iter()
-        .map(|d| (d.id.to_string(), d.name))
-        .collect();
+    let departments = department_options(&state, &viewer, brand.id).await?;
     let roles = Role::ALL
         .iter()
         .filter(|r| viewer.access.grant(**r, Some(brand.id)).is_ok())
         .map(|r| r.as_str())
         .collect();
-    let layout = Layout::settings(
-        &state,
-        &viewer,
-        &brand,
-        "operators",
-        "settings.nav.operators",
-    )
-    .await?;
     render(&OperatorsPage {
         t: viewer.tr(),
         layout,

@@ -115,6 +115,9 @@ pub struct MessageView {
     /// A short text of the message for the quote preview.
     pub summary: String,
     pub unsent: bool,
+    /// The quick-reply buttons the message offered the user (labels only: the console
+    /// shows what the user saw, it cannot press them).
+    pub quick_replies: Vec<String>,
 }
 
 /// A line in the thread between messages: assigned, transferred, follow, postback, …
@@ -195,6 +198,22 @@ pub fn text_parts(body: &Value) -> Vec<TextPart> {
         parts.push(TextPart::Text(String::from_utf16_lossy(&units[at..])));
     }
     parts
+}
+
+/// The labels of a sent message's quick-reply buttons (`quickReply.items[].action.label`).
+/// Camera, camera-roll and location actions may have no label; those are skipped.
+pub fn quick_reply_labels(body: &Value) -> Vec<String> {
+    body.pointer("/quickReply/items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.pointer("/action/label")?.as_str())
+                .filter(|label| !label.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A byte count as people read it.
@@ -320,6 +339,11 @@ pub fn message_view(
         },
         summary: summary(m.kind, &m.body.0, t),
         unsent: m.unsent,
+        quick_replies: if inbound {
+            Vec::new()
+        } else {
+            quick_reply_labels(&m.body.0)
+        },
     }
 }
 
@@ -406,8 +430,10 @@ pub fn event_view(e: &Event, viewer: &Viewer, names: &Names, now: i64) -> Option
 }
 
 /// Messages and timeline entries merged in time order; `replyable`: the chat takes answers
-/// (else no quote buttons) (timeline entries first within the same
-/// millisecond: an operator's first answer records "accepted" in the same transaction).
+/// (else no quote buttons). Timeline entries go first within the same millisecond: an
+/// operator's first answer records "accepted" in the same transaction. The chat-start entry
+/// goes before every message: it is written when the first message is received, later than
+/// the LINE timestamp that message sorts by.
 pub fn thread(
     messages: &[MessageWithMedia],
     events: &[Event],
@@ -432,11 +458,23 @@ pub fn thread(
             (at, 1, ThreadItem::Message(view))
         })
         .collect();
+    let first_message_at = items.iter().map(|(at, _, _)| *at).min();
     items.extend(events.iter().filter_map(|e| {
-        event_view(e, viewer, names, now).map(|v| (e.created_ms, 0, ThreadItem::Event(v)))
+        let at = match first_message_at {
+            Some(first) if is_chat_start(e) => e.created_ms.min(first),
+            _ => e.created_ms,
+        };
+        event_view(e, viewer, names, now).map(|v| (at, 0, ThreadItem::Event(v)))
     }));
     items.sort_by_key(|(at, order, _)| (*at, *order));
     items.into_iter().map(|(_, _, item)| item).collect()
+}
+
+/// The lifecycle entry that opens a chat.
+fn is_chat_start(e: &Event) -> bool {
+    let payload = &e.payload.0;
+    str_of(payload, "kind") == "lifecycle"
+        && payload.pointer("/event/type").and_then(Value::as_str) == Some("started")
 }
 
 /// A row of a chat list.
@@ -500,10 +538,10 @@ pub fn chat_row(
     let preview = match (&item.last_kind, &item.last_body) {
         (Some(kind), Some(body)) => {
             let text = summary(MessageKind::from_line_type(kind), &body.0, t);
-            if item.last_direction.as_deref() == Some("out") {
-                t.fmt1("chats.preview.you", "text", text)
-            } else {
-                text
+            match (item.last_direction.as_deref(), item.last_sender_bot) {
+                (Some("out"), Some(true)) => t.fmt1("chats.preview.bot", "text", text),
+                (Some("out"), _) => t.fmt1("chats.preview.you", "text", text),
+                _ => text,
             }
         }
         _ => String::new(),
@@ -559,6 +597,17 @@ mod tests {
     fn bad_emoji_ranges_leave_the_text_alone() {
         let body = json!({"text": "ab", "emojis": [{"index": 5, "length": 1, "productId": "p", "emojiId": "1"}]});
         assert_eq!(text_parts(&body), vec![TextPart::Text("ab".into())]);
+    }
+
+    #[test]
+    fn quick_reply_labels_skip_unlabelled_actions() {
+        let body = json!({"type": "text", "text": "Hours?", "quickReply": {"items": [
+            {"type": "action", "action": {"type": "postback", "label": "Shops", "data": "shops"}},
+            {"type": "action", "action": {"type": "camera"}},
+            {"type": "action", "action": {"type": "message", "label": "Menu", "text": "menu"}}
+        ]}});
+        assert_eq!(quick_reply_labels(&body), vec!["Shops", "Menu"]);
+        assert!(quick_reply_labels(&json!({"type": "text", "text": "hi"})).is_empty());
     }
 
     #[test]

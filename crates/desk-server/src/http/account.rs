@@ -185,13 +185,20 @@ struct SetupBody {
     password_confirm: String,
 }
 
-/// Where a refused form goes back to, or the error for a failure on our side.
-fn form_refused(page: &str, failure: FormFailure) -> Result<Response, ApiError> {
-    match failure {
-        FormFailure::Form(e) => {
+/// The answer to a one-time link's form (`/setup/…`, `/invite/…`): signed in and on to the
+/// inbox; back to the form (`page`) saying what was wrong; or the error for a failure on our
+/// side.
+fn link_form_answer<T>(
+    page: &str,
+    done: Result<(T, StartedSession), FormFailure>,
+    client: &ClientInfo,
+) -> Result<Response, ApiError> {
+    match done {
+        Ok((_, session)) => Ok(signed_in("/", &session, client)),
+        Err(FormFailure::Form(e)) => {
             Ok(Redirect::to(&format!("{page}?error={}", e.code())).into_response())
         }
-        FormFailure::Internal(e) => Err(e),
+        Err(FormFailure::Internal(e)) => Err(e),
     }
 }
 
@@ -216,10 +223,7 @@ async fn setup(
         },
     )
     .await;
-    match done {
-        Ok((_, session)) => Ok(signed_in("/", &session, &client)),
-        Err(failure) => form_refused(&page, failure),
-    }
+    link_form_answer(&page, done, &client)
 }
 
 /// Body of `POST /invite/{token}`.
@@ -248,10 +252,7 @@ async fn accept_invite(
         client.user_agent.as_deref(),
     )
     .await;
-    match done {
-        Ok((_, session)) => Ok(signed_in("/", &session, &client)),
-        Err(failure) => form_refused(&page, failure),
-    }
+    link_form_answer(&page, done, &client)
 }
 
 /// Answer of `GET /me`.

@@ -331,8 +331,13 @@ async fn refresh_channel(
 ) -> Result<Json<AccountInfo>, ApiError> {
     let channel = managed_channel(&state, &op, &id).await?;
     account_info::refresh(&state, &channel).await?;
-    let channel = state.store.channel(channel.id).await?;
-    Ok(Json(account_info::info(&state, &channel, false).await?))
+    stored_info(&state, channel.id).await
+}
+
+/// The account page's data after a change: the channel as now stored, without asking LINE.
+async fn stored_info(state: &AppState, id: ChannelId) -> Result<Json<AccountInfo>, ApiError> {
+    let channel = state.store.channel(id).await?;
+    Ok(Json(account_info::info(state, &channel, false).await?))
 }
 
 /// No `Debug`: it holds the secret in clear.
@@ -376,8 +381,7 @@ async fn change_department(
     let body: DepartmentBody = json_body(&body)?;
     let department = parse_field("department_id", &body.department_id)?;
     account_info::change_department(&state, &channel, department, op.actor()).await?;
-    let channel = state.store.channel(channel.id).await?;
-    Ok(Json(account_info::info(&state, &channel, false).await?))
+    stored_info(&state, channel.id).await
 }
 
 /// The webhook test in words, as answered by the API.

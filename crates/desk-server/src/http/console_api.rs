@@ -322,6 +322,13 @@ impl CannedBody {
     }
 }
 
+/// The brand of the path, if the caller manages it (canned responses are theirs to change).
+fn managed_brand(op: &ApiOperator, id: &str) -> Result<BrandId, ApiError> {
+    let brand: BrandId = parse_field("id", id)?;
+    op.require_manager(brand)?;
+    Ok(brand)
+}
+
 /// `POST /brands/{id}/canned-responses` (201). Managers of the brand only.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, brand = %id))]
 async fn create_canned(
@@ -330,8 +337,7 @@ async fn create_canned(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let brand: BrandId = parse_field("id", &id)?;
-    op.require_manager(brand)?;
+    let brand = managed_brand(&op, &id)?;
     let input = CannedBody::parse(&bytes)?;
     let created = state
         .store
@@ -348,8 +354,7 @@ async fn update_canned(
     Path((id, response)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Json<CannedResponse>, ApiError> {
-    let brand: BrandId = parse_field("id", &id)?;
-    op.require_manager(brand)?;
+    let brand = managed_brand(&op, &id)?;
     let response: Uuid = parse_field("response", &response)?;
     let input = CannedBody::parse(&bytes)?;
     Ok(Json(
@@ -367,8 +372,7 @@ async fn delete_canned(
     op: ApiOperator,
     Path((id, response)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let brand: BrandId = parse_field("id", &id)?;
-    op.require_manager(brand)?;
+    let brand = managed_brand(&op, &id)?;
     let response: Uuid = parse_field("response", &response)?;
     state.store.delete_canned_response(brand, response).await?;
     Ok(StatusCode::NO_CONTENT)

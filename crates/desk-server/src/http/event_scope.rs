@@ -2,19 +2,19 @@
 //! its chats; an operator (role `operator`) may only follow the chats of their departments,
 //! so their stream skips the others'. Events about no chat (brand-wide) always pass.
 //!
-//! A chat's department is looked up once per stream and remembered; an update of the chat
-//! (a transfer moves it between departments) looks it up again. The events of the change that
+//! A chat's department comes with each event (the tailer reads it with the row), so a
+//! thousand operator streams cost no query per event. It is remembered per stream; an update
+//! of the chat (a transfer moves it between departments) is checked again. The events of the change that
 //! moves a chat away (they share its time) are still delivered, so a console sees the chat
 //! leave as well as arrive; nothing after that.
 
 use std::collections::HashMap;
 
-use desk_core::{ConversationId, DepartmentId};
+use desk_core::DepartmentId;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::hub::Frame;
-use crate::state::AppState;
 
 /// Chats remembered per stream before the memory starts over (bounds a long-lived stream).
 const MAX_REMEMBERED: usize = 10_000;
@@ -24,7 +24,6 @@ const MAY_MOVE: &[&str] = &["conversation.updated", "timeline"];
 
 /// The departments one operator's stream is limited to.
 pub struct DepartmentScope {
-    state: AppState,
     departments: Vec<DepartmentId>,
     /// What is known of each chat seen so far.
     chats: HashMap<Uuid, Known>,
@@ -50,16 +49,15 @@ struct Row {
 
 impl DepartmentScope {
     /// A scope over these departments.
-    pub fn new(state: AppState, departments: Vec<DepartmentId>) -> Self {
+    pub fn new(departments: Vec<DepartmentId>) -> Self {
         Self {
-            state,
             departments,
             chats: HashMap::new(),
         }
     }
 
     /// Whether the frame goes to this stream.
-    pub async fn allows(&mut self, frame: &Frame) -> bool {
+    pub fn allows(&mut self, frame: &Frame) -> bool {
         let Ok(Row {
             conversation_id: Some(chat),
             created_ms,
@@ -76,7 +74,7 @@ impl DepartmentScope {
         };
         let now = match known {
             Some(k) => k,
-            None => match (self.is_theirs(chat).await, before) {
+            None => match (self.is_theirs(frame), before) {
                 (true, _) => Known::Theirs,
                 (false, Some(Known::Theirs)) if may_move => Known::Left { at_ms: created_ms },
                 _ => Known::NotTheirs,
@@ -89,15 +87,11 @@ impl DepartmentScope {
         now != Known::NotTheirs
     }
 
-    /// Whether the chat is in one of the departments now. An unreadable chat is not: the
-    /// stream must never leak one.
-    async fn is_theirs(&self, chat: Uuid) -> bool {
-        match self.state.store.conversation(ConversationId(chat)).await {
-            Ok(c) => self.departments.contains(&c.department_id),
-            Err(e) => {
-                tracing::warn!(error = %e, %chat, "SSE scope: chat unreadable, event skipped");
-                false
-            }
-        }
+    /// Whether the chat is in one of the departments (as read with the event). An event whose
+    /// chat is unknown is not: the stream must never leak one.
+    fn is_theirs(&self, frame: &Frame) -> bool {
+        frame
+            .department_id
+            .is_some_and(|d| self.departments.contains(&DepartmentId(d)))
     }
 }

@@ -107,7 +107,7 @@ async fn stream(
     let scope = op
         .access()
         .department_filter()
-        .map(|d| DepartmentScope::new(state.clone(), d.to_vec()));
+        .map(|d| DepartmentScope::new(d.to_vec()));
     let span = tracing::info_span!("sse", operator = %op.0.id, %brand, last_event_id = last);
     tracing::debug!(parent: &span, "SSE stream opened");
     Ok((
@@ -147,7 +147,7 @@ fn sse_body(
                     next = subscription.next() => match next {
                         Ok(Some(frame)) => {
                             if let Some(scope) = &mut scope
-                                && !scope.allows(&frame).await
+                                && !scope.allows(&frame)
                             {
                                 continue;
                             }

@@ -73,7 +73,7 @@ struct Invited {
 }
 
 /// Checks a capacity from a request.
-fn capacity(value: i64) -> Result<u32, ApiError> {
+pub(crate) fn capacity(value: i64) -> Result<u32, ApiError> {
     u32::try_from(value)
         .ok()
         .filter(|c| (MIN_CAPACITY..=MAX_CAPACITY).contains(c))

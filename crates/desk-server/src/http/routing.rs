@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::put;
 use desk_core::{BrandId, DepartmentId, OperatorId, Presence, RoutingMode};
-use desk_store::{MAX_CAPACITY, MIN_CAPACITY};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::http::api::parse_field;
 use crate::http::auth::ApiOperator;
 use crate::http::channels::audit;
+use crate::http::operators::capacity;
 use crate::service::routing;
 use crate::state::AppState;
 
@@ -97,18 +97,7 @@ async fn set_capacity(
     op.access()
         .manage_operator(target.role, target.brand_id.map(BrandId))?;
     let b: CapacityBody = body("capacity", &bytes)?;
-    let capacity = u32::try_from(b.capacity)
-        .ok()
-        .filter(|c| (MIN_CAPACITY..=MAX_CAPACITY).contains(c))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "capacity",
-                format!(
-                    "capacity must be between {MIN_CAPACITY} and {MAX_CAPACITY} chats, not {}",
-                    b.capacity
-                ),
-            )
-        })?;
+    let capacity = capacity(b.capacity)?;
     state.store.set_capacity(id, capacity).await?;
     audit(
         &state,

@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use desk_core::{BrandId, WizardId};
 use line_api::signature::{SIGNATURE_HEADER, verify};
 use serde::Deserialize;
@@ -33,12 +33,24 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/brands/{id}/channel-wizards", post(start))
         .route("/channel-wizards/{id}", get(show))
-        .route("/channel-wizards/{id}/credentials", post(credentials))
-        .route("/channel-wizards/{id}/response-mode/recheck", post(recheck))
-        .route("/channel-wizards/{id}/webhook/test", post(webhook_test))
-        .route("/channel-wizards/{id}/department", post(department))
-        .route("/channel-wizards/{id}/next", post(next))
-        .route("/channel-wizards/{id}/back", post(back))
+        .route(
+            "/channel-wizards/{id}/credentials",
+            Action::Credentials.post(),
+        )
+        .route(
+            "/channel-wizards/{id}/response-mode/recheck",
+            Action::Recheck.post(),
+        )
+        .route(
+            "/channel-wizards/{id}/webhook/test",
+            Action::WebhookTest.post(),
+        )
+        .route(
+            "/channel-wizards/{id}/department",
+            Action::Department.post(),
+        )
+        .route("/channel-wizards/{id}/next", Action::Next.post())
+        .route("/channel-wizards/{id}/back", Action::Back.post())
 }
 
 /// The wizard, if this operator may manage its brand.
@@ -84,44 +96,6 @@ pub(crate) struct CredentialsBody {
     pub channel_secret: String,
 }
 
-/// `POST /channel-wizards/{id}/credentials`.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn credentials(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    let body: CredentialsBody = json_body(&body)?;
-    wizard::submit_credentials(&state, &mut wizard, &body.channel_id, &body.channel_secret).await?;
-    Ok(Json(wizard.view(&state)))
-}
-
-/// `POST /channel-wizards/{id}/response-mode/recheck`.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn recheck(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    wizard::recheck_response_mode(&state, &mut wizard).await?;
-    Ok(Json(wizard.view(&state)))
-}
-
-/// `POST /channel-wizards/{id}/webhook/test`: sets the endpoint and runs LINE's test.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn webhook_test(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    wizard::run_webhook(&state, &mut wizard).await?;
-    Ok(Json(wizard.view(&state)))
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DepartmentBody {
@@ -129,54 +103,66 @@ pub(crate) struct DepartmentBody {
     pub department_name: Option<String>,
 }
 
-/// `POST /channel-wizards/{id}/department`.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn department(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    let body: DepartmentBody = json_body(&body)?;
-    let department = body
-        .department_id
-        .as_deref()
-        .filter(|d| !d.is_empty())
-        .map(|d| parse_field("department_id", d))
-        .transpose()?;
-    wizard::choose_department(
-        &state,
-        &mut wizard,
-        department,
-        body.department_name.as_deref(),
-    )
-    .await?;
-    Ok(Json(wizard.view(&state)))
+/// The wizard's steps: each loads the wizard, acts on it and answers its new view.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    /// `POST /channel-wizards/{id}/credentials` with a [`CredentialsBody`].
+    Credentials,
+    /// `POST /channel-wizards/{id}/department` with a [`DepartmentBody`].
+    Department,
+    /// `POST /channel-wizards/{id}/response-mode/recheck`.
+    Recheck,
+    /// `POST /channel-wizards/{id}/webhook/test`: sets the endpoint and runs LINE's test.
+    WebhookTest,
+    /// `POST /channel-wizards/{id}/next`: 409 with the reason when the step is not done.
+    Next,
+    /// `POST /channel-wizards/{id}/back`.
+    Back,
 }
 
-/// `POST /channel-wizards/{id}/next`: 409 with the reason when the step is not done.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn next(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    wizard::next(&state, &mut wizard, op.actor()).await?;
-    Ok(Json(wizard.view(&state)))
-}
+impl Action {
+    fn post(self) -> MethodRouter<AppState> {
+        post(
+            move |state: State<AppState>, op: ApiOperator, id: Path<String>, body: Bytes| {
+                self.run(state, op, id, body)
+            },
+        )
+    }
 
-/// `POST /channel-wizards/{id}/back`.
-#[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id))]
-async fn back(
-    State(state): State<AppState>,
-    op: ApiOperator,
-    Path(id): Path<String>,
-) -> Result<Json<WizardView>, ApiError> {
-    let mut wizard = wizard_for(&state, &op, &id).await?;
-    wizard::back(&state, &mut wizard).await?;
-    Ok(Json(wizard.view(&state)))
+    #[tracing::instrument(skip_all, fields(operator = %op.0.id, wizard = %id, action = ?self))]
+    async fn run(
+        self,
+        State(state): State<AppState>,
+        op: ApiOperator,
+        Path(id): Path<String>,
+        body: Bytes,
+    ) -> Result<Json<WizardView>, ApiError> {
+        let state = &state;
+        let mut wizard = wizard_for(state, &op, &id).await?;
+        match self {
+            Action::Credentials => {
+                let body: CredentialsBody = json_body(&body)?;
+                let (id, secret) = (&body.channel_id, &body.channel_secret);
+                wizard::submit_credentials(state, &mut wizard, id, secret).await?
+            }
+            Action::Department => {
+                let body: DepartmentBody = json_body(&body)?;
+                let department = body
+                    .department_id
+                    .as_deref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| parse_field("department_id", d))
+                    .transpose()?;
+                let name = body.department_name.as_deref();
+                wizard::choose_department(state, &mut wizard, department, name).await?
+            }
+            Action::Recheck => wizard::recheck_response_mode(state, &mut wizard).await?,
+            Action::WebhookTest => wizard::run_webhook(state, &mut wizard).await?,
+            Action::Next => wizard::next(state, &mut wizard, op.actor()).await?,
+            Action::Back => wizard::back(state, &mut wizard).await?,
+        }
+        Ok(Json(wizard.view(state)))
+    }
 }
 
 /// A webhook request for a key no live channel has. If a wizard in progress will give its

@@ -356,6 +356,57 @@ mod tests {
     use desk_core::bot::QuickReplyButton;
     use serde_json::json;
 
+    fn queued(raw: Value, new_message: bool) -> QueuedBotTurn {
+        QueuedBotTurn {
+            id: 7,
+            attempts: 1,
+            channel_id: desk_core::ChannelId(uuid::Uuid::nil()),
+            contact_id: ContactId(uuid::Uuid::nil()),
+            conversation_id: None,
+            opened: false,
+            new_message,
+            raw: raw.to_string(),
+            event_ms: 1_000,
+        }
+    }
+
+    fn event(turn: &QueuedBotTurn) -> Option<BotEvent> {
+        let scope = ChannelScope {
+            channel_id: turn.channel_id,
+            brand_id: desk_core::BrandId(uuid::Uuid::nil()),
+            department_id: desk_core::DepartmentId(uuid::Uuid::nil()),
+        };
+        event_of(turn, scope, Default::default())
+    }
+
+    #[test]
+    fn queued_turns_become_the_events_the_bot_answers() {
+        let user = json!({"type": "user", "userId": "U1"});
+        let message = json!({"type": "message", "source": user, "replyToken": "rt",
+                             "webhookEventId": "01W", "message": {"type": "text", "text": "hi"}});
+        let answered = event(&queued(message.clone(), true)).expect("a new message");
+        assert_eq!((answered.turn, answered.line_id.as_str()), (7, "U1"));
+        assert_eq!(answered.webhook_event_id.as_deref(), Some("01W"));
+        // The chat keeps a message's reply token; the bot does not carry it.
+        assert_eq!(answered.reply_token, None);
+        assert!(
+            event(&queued(message, false)).is_none(),
+            "a duplicate message"
+        );
+
+        let postback = json!({"type": "postback", "source": user, "replyToken": "rt",
+                              "postback": {"data": "shops"}});
+        let tapped = event(&queued(postback, false)).expect("a postback");
+        assert_eq!(
+            tapped.reply_token.map(|t| (t.token, t.issued_ms)),
+            Some(("rt".to_owned(), 1_000))
+        );
+        let standby = json!({"type": "follow", "mode": "standby", "source": user});
+        assert!(event(&queued(standby, false)).is_none());
+        let unfollow = json!({"type": "unfollow", "source": user});
+        assert!(event(&queued(unfollow, false)).is_none());
+    }
+
     #[test]
     fn buttons_go_on_the_last_message() {
         let answer = Answer {

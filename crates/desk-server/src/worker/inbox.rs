@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use desk_core::Millis;
-use desk_store::{InboundItem, InboxRow};
+use desk_store::{InboundItem, InboxRow, IngestLoad};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -13,8 +13,9 @@ use crate::service::{inbound, routing};
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
-/// small, so the transaction holds SQLite's single writer only briefly.
-const BUSY_BATCH: i64 = 8;
+/// small, so the transaction holds SQLite's single writer only briefly, yet enough to keep up
+/// with a busy desk (a thousand messages a second) between short waits.
+const BUSY_BATCH: i64 = 32;
 /// Events claimed at a time when ingest is quiet: catching up fast.
 const IDLE_BATCH: i64 = 128;
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
@@ -23,17 +24,20 @@ const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Longest a batch waits for ingest to go quiet. Acknowledging LINE comes first; applying
-/// catches up after a burst, and still advances under sustained load.
+/// Longest a batch waits for ingest to go quiet when webhook requests saturate the writer.
+/// Acknowledging LINE comes first; applying catches up after a burst, and still advances
+/// under sustained load.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
+/// Longest a batch waits when requests only share commits: at ordinary busy rates chats must
+/// still reach the consoles within milliseconds.
+const SHORT_GIVE_WAY: Duration = Duration::from_millis(5);
 
 /// Runs the processor.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
-        let batch = if give_way_to_ingest(&state).await {
-            BUSY_BATCH
-        } else {
-            IDLE_BATCH
+        let batch = match give_way_to_ingest(&state).await {
+            IngestLoad::Quiet => IDLE_BATCH,
+            IngestLoad::Busy | IngestLoad::Saturated => BUSY_BATCH,
         };
         let now = state.clock.now_ms();
         let rows = match state.store.inbox_claim(now, LEASE_MS, batch).await {
@@ -137,14 +141,20 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     }
 }
 
-/// Waits while webhook requests use the (single, on SQLite) writer, at most
-/// [`MAX_GIVE_WAY`]. Returns whether ingest is still busy.
-async fn give_way_to_ingest(state: &AppState) -> bool {
-    let deadline = tokio::time::Instant::now() + MAX_GIVE_WAY;
+/// Waits while webhook requests press on the (single, on SQLite) writer: at most
+/// [`MAX_GIVE_WAY`] when they saturate it, [`SHORT_GIVE_WAY`] when they only share commits.
+/// Returns the load when it stopped waiting.
+async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
+    let start = tokio::time::Instant::now();
     loop {
-        let busy = state.store.ingest_busy(state.clock.now_ms());
-        if !busy || tokio::time::Instant::now() >= deadline {
-            return busy;
+        let load = state.store.ingest_load(state.clock.now_ms());
+        let limit = match load {
+            IngestLoad::Quiet => return load,
+            IngestLoad::Busy => SHORT_GIVE_WAY,
+            IngestLoad::Saturated => MAX_GIVE_WAY,
+        };
+        if start.elapsed() >= limit {
+            return load;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

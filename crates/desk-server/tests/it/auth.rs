@@ -754,33 +754,15 @@ both!(changing_the_password_ends_other_sessions, |app| {
     let mut elsewhere = Browser::new(app);
     elsewhere.login("jun@test.linedesk", PASSWORD).await;
 
-    let wrong = here
-        .json(
-            Method::POST,
-            "/me/password",
-            Some(json!({"current_password": "nope", "new_password": "a new long password"})),
-            true,
-        )
-        .await;
-    assert_eq!(wrong.status(), 400);
-    let short = here
-        .json(
-            Method::POST,
-            "/me/password",
-            Some(json!({"current_password": PASSWORD, "new_password": "short"})),
-            true,
-        )
-        .await;
-    assert_eq!(short.status(), 400);
-    let changed = here
-        .json(
-            Method::POST,
-            "/me/password",
-            Some(json!({"current_password": PASSWORD, "new_password": "a new long password"})),
-            true,
-        )
-        .await;
-    assert_eq!(changed.status(), 204);
+    let change_password = async |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        let answer = here.json(Method::POST, "/me/password", Some(body), true);
+        answer.await.status()
+    };
+    let long = "a new long password";
+    assert_eq!(change_password("nope", long).await, 400);
+    assert_eq!(change_password(PASSWORD, "short").await, 400);
+    assert_eq!(change_password(PASSWORD, long).await, 204);
 
     assert_eq!(
         here.json(Method::GET, "/me", None, false).await.status(),

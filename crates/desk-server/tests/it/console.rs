@@ -16,7 +16,7 @@ use crate::both;
 use crate::helpers::*;
 
 /// A logged-in admin's browser.
-async fn admin(app: &TestApp) -> Browser {
+pub(crate) async fn admin(app: &TestApp) -> Browser {
     let (operator, _) = account(app, "console-admin@test.linedesk", Role::Admin, None, &[]).await;
     let mut browser = Browser::new(app);
     let response = browser.login(&operator.email, PASSWORD).await;
@@ -40,7 +40,7 @@ async fn page(app: &TestApp, browser: &Browser, path: &str, lang: &str) -> reqwe
 }
 
 /// The page's HTML, asserting 200 and the security headers every HTML response carries.
-async fn html(app: &TestApp, browser: &Browser, path: &str, lang: &str) -> String {
+pub(crate) async fn html(app: &TestApp, browser: &Browser, path: &str, lang: &str) -> String {
     let response = page(app, browser, path, lang).await;
     assert_eq!(response.status(), StatusCode::OK, "GET {path}");
     let headers = response.headers();
@@ -77,6 +77,20 @@ fn assert_no_inline_script(body: &str) {
     }
     assert!(!body.contains(" style=\""), "inline style attribute");
     assert!(!body.contains("<style"), "inline style element");
+}
+
+/// `POST /api/v1/conversations/{chat}/{action}` from the browser (with its CSRF header if
+/// `csrf`): the status.
+async fn chat_action(browser: &Browser, chat: &str, action: &str, csrf: bool) -> StatusCode {
+    browser
+        .json(
+            Method::POST,
+            &format!("/conversations/{chat}/{action}"),
+            None,
+            csrf,
+        )
+        .await
+        .status()
 }
 
 fn brand(app: &TestApp) -> String {
@@ -221,24 +235,16 @@ both!(unread_counts_drop_when_the_chat_is_read, |app| {
     );
 
     // Reading needs the CSRF header with a cookie.
-    let refused = browser
-        .json(
-            Method::POST,
-            &format!("/conversations/{chat}/read"),
-            None,
-            false,
-        )
-        .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let read = browser
-        .json(
-            Method::POST,
-            &format!("/conversations/{chat}/read"),
-            None,
-            true,
-        )
-        .await;
-    assert_eq!(read.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        chat_action(&browser, &chat, "read", false).await,
+        StatusCode::FORBIDDEN,
+        "refused"
+    );
+    assert_eq!(
+        chat_action(&browser, &chat, "read", true).await,
+        StatusCode::NO_CONTENT,
+        "read"
+    );
     let open = list("open").await;
     assert_eq!(open["chats"][0]["unread"], 0);
     assert_eq!(open["counts"]["unread_chats"], 0);
@@ -258,28 +264,20 @@ both!(unread_counts_drop_when_the_chat_is_read, |app| {
     .await;
     assert_eq!(list("open").await["chats"][0]["unread"], 0);
 
-    let accepted = browser
-        .json(
-            Method::POST,
-            &format!("/conversations/{chat}/accept"),
-            None,
-            true,
-        )
-        .await;
-    assert_eq!(accepted.status(), StatusCode::OK);
+    assert_eq!(
+        chat_action(&browser, &chat, "accept", true).await,
+        StatusCode::OK,
+        "accepted"
+    );
     assert_eq!(
         list("mine").await["chats"].as_array().map(Vec::len),
         Some(1)
     );
-    let closed = browser
-        .json(
-            Method::POST,
-            &format!("/conversations/{chat}/close"),
-            None,
-            true,
-        )
-        .await;
-    assert_eq!(closed.status(), StatusCode::OK);
+    assert_eq!(
+        chat_action(&browser, &chat, "close", true).await,
+        StatusCode::OK,
+        "closed"
+    );
     let completed = list("completed").await;
     assert_eq!(completed["chats"][0]["conversation"]["id"], chat.as_str());
     assert_eq!(completed["counts"]["open"], 0);
@@ -700,14 +698,16 @@ both!(settings_pages_render_for_managers_only, |app| {
     .await;
     let mut plain = Browser::new(app);
     plain.login(&operator.email, PASSWORD).await;
-    let refused = page(
-        app,
-        &plain,
-        &format!("/brands/{brand}/settings/auto-close"),
-        "en",
-    )
-    .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    for slug in ["channels", "auto-close", "routing", "hours", "operators"] {
+        let refused = page(
+            app,
+            &plain,
+            &format!("/brands/{brand}/settings/{slug}"),
+            "en",
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{slug}");
+    }
     let first = page(app, &plain, &format!("/brands/{brand}/settings"), "en").await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     assert!(

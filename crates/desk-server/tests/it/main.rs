@@ -7,6 +7,7 @@ mod bot;
 mod browser;
 mod channels;
 mod console;
+mod console_bot;
 mod crash;
 
 mod events;

@@ -125,99 +125,81 @@ async fn refused(response: reqwest::Response, why: &str) {
     );
 }
 
-both!(an_operator_cannot_open_another_brands_chat, |app| {
-    let c = cast(app).await;
-    let token = &c.other_op.1;
-    for path in [
-        format!("/conversations/{}", c.chat),
-        format!("/conversations/{}/messages", c.chat),
-    ] {
-        refused(
-            call(app, token, Method::GET, &path, None).await,
-            "another brand",
-        )
-        .await;
+/// What a call should get: this status, or a 403 whose message contains the reason.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    Status(u16),
+    Refused(&'static str),
+}
+
+const OK: Want = Want::Status(200);
+const ELSEWHERE: Want = Want::Refused("another brand");
+const NOT_MANAGER: Want = Want::Refused("admin or a supervisor");
+const NOT_ADMIN: Want = Want::Refused("needs an admin");
+const NOT_MEMBER: Want = Want::Refused("department");
+
+/// Makes the calls (token, method, path, body) in turn, since each may change what the next
+/// sees, and checks that every one gets what it should.
+async fn check(
+    app: &TestApp,
+    checks: impl IntoIterator<
+        Item = (
+            impl AsRef<str>,
+            Method,
+            impl AsRef<str>,
+            Option<Value>,
+            Want,
+        ),
+    >,
+) {
+    for (token, method, path, body, want) in checks {
+        let path = path.as_ref();
+        let response = call(app, token.as_ref(), method.clone(), path, body).await;
+        match want {
+            Want::Status(status) => assert_eq!(response.status(), status, "{method} {path}"),
+            Want::Refused(why) => refused(response, why).await,
+        }
     }
-    refused(
-        call(
-            app,
-            token,
-            Method::POST,
-            &format!("/conversations/{}/messages", c.chat),
-            Some(json!({"text": "hi"})),
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            token,
-            Method::POST,
-            &format!("/conversations/{}/accept", c.chat),
-            None,
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::POST,
-            &format!("/conversations/{}/close", c.chat),
-            None,
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    // Their list does not show it, and asking for the brand is refused.
-    let list: Value = call(app, token, Method::GET, "/conversations", None)
+}
+
+/// The JSON body of a GET, whatever its status.
+async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
+    call(app, token, Method::GET, path, None)
         .await
         .json()
         .await
-        .expect("json");
-    assert_eq!(list, json!([]));
-    refused(
-        call(
-            app,
-            token,
-            Method::GET,
-            &format!("/conversations?brand_id={}", app.channel.brand_id),
-            None,
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            token,
-            Method::GET,
-            &format!("/brands/{}/events", app.channel.brand_id),
-            None,
-        )
-        .await,
-        "another brand",
-    )
-    .await;
+        .expect("json")
+}
+
+both!(an_operator_cannot_open_another_brands_chat, |app| {
+    let c = cast(app).await;
+    let brand = app.channel.brand_id;
+    let (op, other_lead) = (c.other_op.1.as_str(), c.other_supervisor.1.as_str());
+    let chat = format!("/conversations/{}", c.chat);
+    let messages = format!("{chat}/messages");
+    #[rustfmt::skip]
+    let checks = [
+        (op, Method::GET, &chat, None, ELSEWHERE),
+        (op, Method::GET, &messages, None, ELSEWHERE),
+        (op, Method::POST, &messages, Some(json!({"text": "hi"})), ELSEWHERE),
+        (op, Method::POST, &format!("{chat}/accept"), None, ELSEWHERE),
+        (other_lead, Method::POST, &format!("{chat}/close"), None, ELSEWHERE),
+    ];
+    check(app, checks).await;
+    // Their list does not show it, and asking for the brand is refused.
+    assert_eq!(get_json(app, op, "/conversations").await, json!([]));
+    #[rustfmt::skip]
+    let checks = [
+        (op, Method::GET, &format!("/conversations?brand_id={brand}"), None, ELSEWHERE),
+        (op, Method::GET, &format!("/brands/{brand}/events"), None, ELSEWHERE),
+    ];
+    check(app, checks).await;
 
     // The same holds with a console session.
     let mut browser = Browser::new(app);
     browser.login(&c.other_op.0.email, PASSWORD).await;
     refused(
-        browser
-            .json(
-                Method::GET,
-                &format!("/conversations/{}", c.chat),
-                None,
-                false,
-            )
-            .await,
+        browser.json(Method::GET, &chat, None, false).await,
         "another brand",
     )
     .await;
@@ -226,85 +208,40 @@ both!(an_operator_cannot_open_another_brands_chat, |app| {
 
 both!(operators_see_only_their_departments_chats, |app| {
     let c = cast(app).await;
+    let (support, sales) = (c.support_op.1.as_str(), c.sales_op.1.as_str());
     let chat = format!("/conversations/{}", c.chat);
-    refused(
-        call(app, &c.sales_op.1, Method::GET, &chat, None).await,
-        "department you are not a member of",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.sales_op.1,
-            Method::POST,
-            &format!("{chat}/accept"),
-            None,
-        )
-        .await,
-        "department",
-    )
-    .await;
-    let list: Value = call(app, &c.sales_op.1, Method::GET, "/conversations", None)
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(list, json!([]));
-
-    let list: Value = call(app, &c.support_op.1, Method::GET, "/conversations", None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let accept = format!("{chat}/accept");
+    let outsider = Want::Refused("department you are not a member of");
+    #[rustfmt::skip]
+    let checks = [
+        (sales, Method::GET, &chat, None, outsider),
+        (sales, Method::POST, &accept, None, NOT_MEMBER),
+    ];
+    check(app, checks).await;
+    assert_eq!(get_json(app, sales, "/conversations").await, json!([]));
+    let list = get_json(app, support, "/conversations").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    assert_eq!(
-        call(app, &c.support_op.1, Method::GET, &chat, None)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        call(
-            app,
-            &c.support_op.1,
-            Method::POST,
-            &format!("{chat}/accept"),
-            None
-        )
-        .await
-        .status(),
-        200
-    );
 
     // Transferred to Sales, it changes hands.
-    let moved = call(
-        app,
-        &c.support_op.1,
-        Method::POST,
-        &format!("{chat}/transfer"),
-        Some(json!({"department_id": c.sales})),
-    )
-    .await;
-    assert_eq!(moved.status(), 200);
-    refused(
-        call(app, &c.support_op.1, Method::GET, &chat, None).await,
-        "department",
-    )
-    .await;
-    assert_eq!(
-        call(app, &c.sales_op.1, Method::GET, &chat, None)
-            .await
-            .status(),
-        200
-    );
+    let to_sales = Some(json!({"department_id": c.sales}));
+    #[rustfmt::skip]
+    let checks = [
+        (support, Method::GET, &chat, None, OK),
+        (support, Method::POST, &accept, None, OK),
+        (support, Method::POST, &format!("{chat}/transfer"), to_sales, OK),
+        (support, Method::GET, &chat, None, NOT_MEMBER),
+        (sales, Method::GET, &chat, None, OK),
+    ];
+    check(app, checks).await;
 });
 
 both!(chats_stay_in_their_brand_when_transferred, |app| {
     let c = cast(app).await;
+    let admin = app.admin_token.as_str();
     let chat = format!("/conversations/{}/transfer", c.chat);
     let to_department = call(
         app,
-        &app.admin_token,
+        admin,
         Method::POST,
         &chat,
         Some(json!({"department_id": c.other_department})),
@@ -313,193 +250,49 @@ both!(chats_stay_in_their_brand_when_transferred, |app| {
     assert_eq!(to_department.status(), 400);
     let body: Value = to_department.json().await.expect("json");
     assert_eq!(body["error"]["field"], "department_id");
-    for target in [&c.other_op.0, &c.sales_op.0] {
-        let to_operator = call(
-            app,
-            &app.admin_token,
-            Method::POST,
-            &chat,
-            Some(json!({"operator_id": target.id})),
-        )
-        .await;
-        assert_eq!(to_operator.status(), 400, "{}", target.email);
-    }
-    let ok = call(
-        app,
-        &app.admin_token,
-        Method::POST,
-        &chat,
-        Some(json!({"operator_id": c.support_op.0.id})),
-    )
-    .await;
-    assert_eq!(ok.status(), 200);
+    let to = |target: &Operator| Some(json!({"operator_id": target.id}));
+    #[rustfmt::skip]
+    let checks = [
+        (admin, Method::POST, &chat, to(&c.other_op.0), Want::Status(400)),
+        (admin, Method::POST, &chat, to(&c.sales_op.0), Want::Status(400)),
+        (admin, Method::POST, &chat, to(&c.support_op.0), OK),
+    ];
+    check(app, checks).await;
 });
 
 both!(supervisors_manage_their_brand_only, |app| {
     let c = cast(app).await;
     let brand = app.channel.brand_id;
+    let (lead, other_lead) = (c.supervisor.1.as_str(), c.other_supervisor.1.as_str());
+    let (support, sales) = (c.support_op.1.as_str(), c.sales_op.1.as_str());
     let settings = format!("/channels/{}/settings", app.channel.id);
-    let current: Value = call(app, &c.supervisor.1, Method::GET, &settings, None)
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::GET,
-            &format!("/conversations/{}", c.chat),
-            None
-        )
-        .await
-        .status(),
-        200
-    );
-    assert_eq!(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PUT,
-            &settings,
-            Some(current.clone())
-        )
-        .await
-        .status(),
-        200
-    );
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::PUT,
-            &settings,
-            Some(current.clone()),
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    refused(
-        call(app, &c.support_op.1, Method::PUT, &settings, Some(current)).await,
-        "admin or a supervisor",
-    )
-    .await;
-
+    let current = get_json(app, lead, &settings).await;
     let routing = format!("/departments/{}/routing", app.channel.department_id);
-    assert_eq!(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PUT,
-            &routing,
-            Some(json!({"mode": "round_robin"}))
-        )
-        .await
-        .status(),
-        200
-    );
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::PUT,
-            &routing,
-            Some(json!({"mode": "notify_all"})),
-        )
-        .await,
-        "another brand",
-    )
-    .await;
     let hours = format!("/departments/{}/hours", app.channel.department_id);
-    refused(
-        call(app, &c.support_op.1, Method::PUT, &hours, Some(Value::Null)).await,
-        "admin or a supervisor",
-    )
-    .await;
-    assert_eq!(
-        call(app, &c.supervisor.1, Method::PUT, &hours, Some(Value::Null))
-            .await
-            .status(),
-        200
-    );
-
-    // Capacity and presence of colleagues.
     let capacity = format!("/operators/{}/capacity", c.support_op.0.id);
-    assert_eq!(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PUT,
-            &capacity,
-            Some(json!({"capacity": 7}))
-        )
-        .await
-        .status(),
-        200
-    );
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::PUT,
-            &capacity,
-            Some(json!({"capacity": 2})),
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.sales_op.1,
-            Method::PUT,
-            &capacity,
-            Some(json!({"capacity": 2})),
-        )
-        .await,
-        "admin or a supervisor",
-    )
-    .await;
     let own = format!("/operators/{}/presence", c.support_op.0.id);
-    assert_eq!(
-        call(
-            app,
-            &c.support_op.1,
-            Method::PUT,
-            &own,
-            Some(json!({"presence": "online"}))
-        )
-        .await
-        .status(),
-        200
-    );
-    refused(
-        call(
-            app,
-            &c.sales_op.1,
-            Method::PUT,
-            &own,
-            Some(json!({"presence": "offline"})),
-        )
-        .await,
-        "admin or a supervisor",
-    )
-    .await;
+    #[rustfmt::skip]
+    let checks = [
+        (lead, Method::GET, &format!("/conversations/{}", c.chat), None, OK),
+        (lead, Method::PUT, &settings, Some(current.clone()), OK),
+        (other_lead, Method::PUT, &settings, Some(current.clone()), ELSEWHERE),
+        (support, Method::PUT, &settings, Some(current), NOT_MANAGER),
+        (lead, Method::PUT, &routing, Some(json!({"mode": "round_robin"})), OK),
+        (other_lead, Method::PUT, &routing, Some(json!({"mode": "notify_all"})), ELSEWHERE),
+        (support, Method::PUT, &hours, Some(Value::Null), NOT_MANAGER),
+        (lead, Method::PUT, &hours, Some(Value::Null), OK),
+        // Capacity and presence of colleagues.
+        (lead, Method::PUT, &capacity, Some(json!({"capacity": 7})), OK),
+        (other_lead, Method::PUT, &capacity, Some(json!({"capacity": 2})), ELSEWHERE),
+        (sales, Method::PUT, &capacity, Some(json!({"capacity": 2})), NOT_MANAGER),
+        (support, Method::PUT, &own, Some(json!({"presence": "online"})), OK),
+        (sales, Method::PUT, &own, Some(json!({"presence": "offline"})), NOT_MANAGER),
+    ];
+    check(app, checks).await;
 
     // Listing operators: anyone of the brand (the transfer picker), nobody from elsewhere.
-    let listed: Value = call(
-        app,
-        &c.support_op.1,
-        Method::GET,
-        &format!("/brands/{brand}/operators"),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let operators = format!("/brands/{brand}/operators");
+    let listed = get_json(app, support, &operators).await;
     let emails: Vec<&str> = listed
         .as_array()
         .expect("array")
@@ -511,16 +304,9 @@ both!(supervisors_manage_their_brand_only, |app| {
         "{emails:?}"
     );
     assert!(!emails.contains(&"op@other.linedesk"), "{emails:?}");
-    refused(
-        call(
-            app,
-            &c.other_op.1,
-            Method::GET,
-            &format!("/brands/{brand}/operators"),
-            None,
-        )
-        .await,
-        "another brand",
+    check(
+        app,
+        [(&c.other_op.1, Method::GET, &operators, None, ELSEWHERE)],
     )
     .await;
 });
@@ -528,60 +314,29 @@ both!(supervisors_manage_their_brand_only, |app| {
 both!(only_admins_make_admins, |app| {
     let c = cast(app).await;
     let brand = app.channel.brand_id;
-    let invite = |role: &str, email: &str| json!({"email": email, "name": "New", "role": role, "departments": [app.channel.department_id]});
+    let (lead, other_lead) = (c.supervisor.1.as_str(), c.other_supervisor.1.as_str());
+    let (support, sales) = (c.support_op.1.as_str(), c.sales_op.1.as_str());
+    let invite = |role: &str, email: &str| {
+        Some(
+            json!({"email": email, "name": "New", "role": role, "departments": [app.channel.department_id]}),
+        )
+    };
     let path = format!("/brands/{brand}/operators");
 
-    refused(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::POST,
-            &path,
-            Some(invite("admin", "a1@test.linedesk")),
-        )
-        .await,
-        "needs an admin",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.support_op.1,
-            Method::POST,
-            &path,
-            Some(invite("operator", "a2@test.linedesk")),
-        )
-        .await,
-        "admin or a supervisor",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::POST,
-            &path,
-            Some(invite("operator", "a3@test.linedesk")),
-        )
-        .await,
-        "another brand",
-    )
-    .await;
-    let made = call(
-        app,
-        &c.supervisor.1,
-        Method::POST,
-        &path,
-        Some(invite("supervisor", "a4@test.linedesk")),
-    )
-    .await;
-    assert_eq!(made.status(), 201);
+    #[rustfmt::skip]
+    let checks = [
+        (lead, Method::POST, &path, invite("admin", "a1@test.linedesk"), NOT_ADMIN),
+        (support, Method::POST, &path, invite("operator", "a2@test.linedesk"), NOT_MANAGER),
+        (other_lead, Method::POST, &path, invite("operator", "a3@test.linedesk"), ELSEWHERE),
+        (lead, Method::POST, &path, invite("supervisor", "a4@test.linedesk"), Want::Status(201)),
+    ];
+    check(app, checks).await;
     let made = call(
         app,
         &app.admin_token,
         Method::POST,
         &path,
-        Some(invite("admin", "a5@test.linedesk")),
+        invite("admin", "a5@test.linedesk"),
     )
     .await;
     assert_eq!(made.status(), 201);
@@ -595,34 +350,16 @@ both!(only_admins_make_admins, |app| {
     // Changing accounts: supervisors cannot touch or promote to admin; nobody changes their
     // own role or deactivates themself.
     let admin_id = made["operator"]["id"].as_str().expect("id").to_owned();
-    refused(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PATCH,
-            &format!("/operators/{admin_id}"),
-            Some(json!({"capacity": 2})),
-        )
-        .await,
-        "needs an admin",
-    )
-    .await;
     let op = format!("/operators/{}", c.sales_op.0.id);
-    refused(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PATCH,
-            &op,
-            Some(json!({"role": "admin"})),
-        )
-        .await,
-        "needs an admin",
-    )
-    .await;
+    #[rustfmt::skip]
+    let checks = [
+        (lead, Method::PATCH, &format!("/operators/{admin_id}"), Some(json!({"capacity": 2})), NOT_ADMIN),
+        (lead, Method::PATCH, &op, Some(json!({"role": "admin"})), NOT_ADMIN),
+    ];
+    check(app, checks).await;
     let changed = call(
         app,
-        &c.supervisor.1,
+        lead,
         Method::PATCH,
         &op,
         Some(json!({"departments": [app.channel.department_id, c.sales], "capacity": 4})),
@@ -632,64 +369,17 @@ both!(only_admins_make_admins, |app| {
     let changed: Value = changed.json().await.expect("json");
     assert_eq!(changed["capacity"], 4);
     assert_eq!(changed["departments"].as_array().map(Vec::len), Some(2));
-    // Now a Support member too, they see the chat.
-    assert_eq!(
-        call(
-            app,
-            &c.sales_op.1,
-            Method::GET,
-            &format!("/conversations/{}", c.chat),
-            None
-        )
-        .await
-        .status(),
-        200
-    );
-    let wrong_brand = call(
-        app,
-        &c.supervisor.1,
-        Method::PATCH,
-        &op,
-        Some(json!({"departments": [c.other_department]})),
-    )
-    .await;
-    assert_eq!(wrong_brand.status(), 400);
-    refused(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::PATCH,
-            &format!("/operators/{}", c.supervisor.0.id),
-            Some(json!({"role": "operator"})),
-        )
-        .await,
-        "own role",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.supervisor.1,
-            Method::POST,
-            &format!("/operators/{}/deactivate", c.supervisor.0.id),
-            None,
-        )
-        .await,
-        "own account",
-    )
-    .await;
-    refused(
-        call(
-            app,
-            &c.other_supervisor.1,
-            Method::POST,
-            &format!("/operators/{}/deactivate", c.sales_op.0.id),
-            None,
-        )
-        .await,
-        "another brand",
-    )
-    .await;
+    let own = format!("/operators/{}", c.supervisor.0.id);
+    #[rustfmt::skip]
+    let checks = [
+        // Now a Support member too, they see the chat.
+        (sales, Method::GET, &format!("/conversations/{}", c.chat), None, OK),
+        (lead, Method::PATCH, &op, Some(json!({"departments": [c.other_department]})), Want::Status(400)),
+        (lead, Method::PATCH, &own, Some(json!({"role": "operator"})), Want::Refused("own role")),
+        (lead, Method::POST, &format!("{own}/deactivate"), None, Want::Refused("own account")),
+        (other_lead, Method::POST, &format!("{op}/deactivate"), None, ELSEWHERE),
+    ];
+    check(app, checks).await;
 
     // Each change is in the audit log, with who made it.
     let log = app
@@ -759,15 +449,13 @@ both!(
         assert!(read_for(&mut admin, wait).await.contains(&c.chat));
 
         // Moved to Sales: Support sees it leave, Sales sees it arrive.
-        let moved = call(
+        let transfer = format!("/conversations/{}/transfer", c.chat);
+        let to_sales = Some(json!({"department_id": c.sales}));
+        check(
             app,
-            &app.admin_token,
-            Method::POST,
-            &format!("/conversations/{}/transfer", c.chat),
-            Some(json!({"department_id": c.sales})),
+            [(&app.admin_token, Method::POST, &transfer, to_sales, OK)],
         )
         .await;
-        assert_eq!(moved.status(), 200);
         let left = read_for(&mut support, wait).await;
         assert!(
             left.contains("conversation.updated") && left.contains(&c.chat),

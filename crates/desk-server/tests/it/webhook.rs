@@ -8,7 +8,7 @@ use crate::both;
 use crate::helpers::*;
 
 impl TestApp {
-    async fn post_webhook(
+    pub(crate) async fn post_webhook(
         &self,
         key: &str,
         body: Vec<u8>,

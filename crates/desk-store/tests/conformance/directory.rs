@@ -70,7 +70,10 @@ conformance!(channels_are_unique_and_found_by_key, |store| {
     let reread = store.channel(channel.id).await.expect("reread");
     assert_eq!(reread.signature_failures, 1);
     assert_eq!(
-        reread.access_token.as_ref().map(desk_core::Sealed::as_bytes),
+        reread
+            .access_token
+            .as_ref()
+            .map(desk_core::Sealed::as_bytes),
         Some(&b"tok"[..])
     );
     assert_eq!(

@@ -57,6 +57,11 @@ conformance!(sends_go_through_the_outbox, |store| {
             .is_empty(),
         "leased"
     );
+    // A send in progress is not due again before its lease runs out.
+    assert_eq!(
+        store.outbox_next_due().await.expect("due"),
+        Some(NOW + 30_000)
+    );
 
     store
         .outbox_finish(
