@@ -133,6 +133,24 @@ macro_rules! on_read {
         }
     };
 }
+/// Reads when the earliest queued row of a leased work queue can be claimed, to sleep until
+/// then. `$from_where` is `FROM table WHERE <still queued>`. A leased row is due when its lease
+/// runs out, not before: otherwise work in progress (here or on another instance) would keep
+/// the worker waking in a loop. Reads only queued rows (partial indexes keep them few).
+macro_rules! next_due {
+    ($store:expr, $from_where:literal) => {{
+        let next: Option<(Millis,)> = on_read!($store.backend(), |pool| {
+            sqlx::query_as(concat!(
+                "SELECT CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms ELSE next_attempt_ms END AS due ",
+                $from_where,
+                " ORDER BY due LIMIT 1"
+            ))
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(next.map(|(at,)| at))
+    }};
+}
 /// Runs `UPDATE … SET x = $1 WHERE id = $2`; returns from the calling function with
 /// [`StoreError::NotFound`]`($what)` when no row matched.
 macro_rules! set_one {
@@ -194,7 +212,7 @@ macro_rules! execute_in {
             .map(|r| r.rows_affected())
     };
 }
-pub(crate) use {execute, execute_in, fetch_optional, on_read, on_write, set_one};
+pub(crate) use {execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one};
 
 impl Store {
     /// Opens the database. Call [`Store::migrate`] before use.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, on_read, on_write, set_one};
+use crate::{Result, Store, StoreError, next_due, on_read, on_write, set_one};
 
 /// A stored attachment.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -284,17 +284,7 @@ impl Store {
 
     /// The earliest time queued media work can be claimed, to sleep until then.
     pub async fn media_next_due(&self) -> Result<Option<Millis>> {
-        let next: Option<(Millis,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                // A leased row is due when its lease runs out, not before: otherwise another
-                // instance's download in progress would keep this worker spinning.
-                "SELECT CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms ELSE next_attempt_ms END AS due
-                 FROM media WHERE state IN ('pending', 'purge') ORDER BY due LIMIT 1",
-            )
-            .fetch_optional(pool)
-            .await
-        })?;
-        Ok(next.map(|(at,)| at))
+        next_due!(self, "FROM media WHERE state IN ('pending', 'purge')")
     }
 
     /// A download finished: the content is stored. `false` if the row is no longer pending

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    ChatRules, Message, OutboxJob, Result, SendOutcome, Store, StoreError, on_read, on_write,
+    ChatRules, Message, OutboxJob, Result, SendOutcome, Store, StoreError, next_due, on_read,
+    on_write,
 };
 
 /// Why a conversation refuses an outgoing message: shown to the operator as is.
@@ -117,18 +118,7 @@ impl Store {
 
     /// The earliest time a pending job is due, to sleep until then.
     pub async fn outbox_next_due(&self) -> Result<Option<Millis>> {
-        // A leased job is due when its lease runs out, not before: otherwise a send in progress
-        // (here or on another instance) would keep the worker waking in a loop. Only pending
-        // rows are read (a partial index), and there are few of them.
-        let next: Option<(Millis,)> = on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT CASE WHEN lease_until_ms > next_attempt_ms THEN lease_until_ms ELSE next_attempt_ms END AS due
-                 FROM outbox WHERE status = 'pending' ORDER BY due LIMIT 1",
-            )
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(next.map(|(at,)| at))
+        next_due!(self, "FROM outbox WHERE status = 'pending'")
     }
 
     /// Records how a send ended, on the job and on its message.
