@@ -71,9 +71,13 @@ pub struct Frame {
     pub id: i64,
     /// The brand whose stream carries it.
     pub brand_id: BrandId,
+    /// The event's chat, if it is about one.
+    pub conversation_id: Option<uuid::Uuid>,
     /// The department of the event's chat when it was read: what department-limited
     /// streams filter on.
     pub department_id: Option<uuid::Uuid>,
+    /// When the change that wrote the event happened (ms).
+    pub created_ms: i64,
     /// The SSE `event:` (`message.created`, …).
     pub kind: Arc<str>,
     /// The row as JSON: the SSE `data:`.
@@ -88,9 +92,12 @@ impl Frame {
     pub fn new(event: &Event) -> Frame {
         // An Event holds only serializable values; the fallback is never used.
         let data = serde_json::to_string(event).unwrap_or_else(|_| "null".to_owned());
-        let mut frame = Frame::from_parts(event.id, event.brand_id, &event.kind, data);
-        frame.department_id = event.department_id;
-        frame
+        Frame {
+            conversation_id: event.conversation_id,
+            department_id: event.department_id,
+            created_ms: event.created_ms,
+            ..Frame::from_parts(event.id, event.brand_id, &event.kind, data)
+        }
     }
 
     fn from_parts(id: i64, brand_id: BrandId, kind: &str, data: String) -> Frame {
@@ -100,7 +107,9 @@ impl Frame {
         Frame {
             id,
             brand_id,
+            conversation_id: None,
             department_id: None,
+            created_ms: 0,
             kind: kind.into(),
             data: data.into(),
             sse,

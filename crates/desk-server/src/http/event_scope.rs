@@ -4,14 +4,13 @@
 //!
 //! A chat's department comes with each event (the tailer reads it with the row), so a
 //! thousand operator streams cost no query per event. It is remembered per stream; an update
-//! of the chat (a transfer moves it between departments) is checked again. The events of the change that
-//! moves a chat away (they share its time) are still delivered, so a console sees the chat
+//! of the chat (a transfer moves it between departments) is checked again. The events of the
+//! change that moves a chat away (they share its time) are still delivered, so a console sees the chat
 //! leave as well as arrive; nothing after that.
 
 use std::collections::HashMap;
 
 use desk_core::DepartmentId;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::hub::Frame;
@@ -40,13 +39,6 @@ enum Known {
     NotTheirs,
 }
 
-/// The fields of an event row this needs.
-#[derive(Deserialize)]
-struct Row {
-    conversation_id: Option<Uuid>,
-    created_ms: i64,
-}
-
 impl DepartmentScope {
     /// A scope over these departments.
     pub fn new(departments: Vec<DepartmentId>) -> Self {
@@ -58,13 +50,11 @@ impl DepartmentScope {
 
     /// Whether the frame goes to this stream.
     pub fn allows(&mut self, frame: &Frame) -> bool {
-        let Ok(Row {
-            conversation_id: Some(chat),
-            created_ms,
-        }) = serde_json::from_str::<Row>(&frame.data)
-        else {
+        // The frame carries what this needs: no JSON parsing per stream per event.
+        let Some(chat) = frame.conversation_id else {
             return true;
         };
+        let created_ms = frame.created_ms;
         let may_move = MAY_MOVE.contains(&&*frame.kind);
         let before = self.chats.get(&chat).copied();
         let known = match before {
