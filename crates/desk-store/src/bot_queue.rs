@@ -7,7 +7,7 @@
 
 use desk_core::{ChannelId, ContactId, ConversationId, Millis};
 
-use crate::{Result, Store, on_write};
+use crate::{Result, Store, claim, execute, on_write};
 
 /// A claimed bot turn, with the stored webhook event it answers.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -63,23 +63,6 @@ macro_rules! queue_bot_turn {
     }};
 }
 
-/// Leases the first pending turn of each chat whose earlier turns are all done; `$lock` is
-/// Postgres's row-lock clause.
-macro_rules! claim_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE bot_turns SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
-            "SELECT t.id FROM bot_turns t WHERE t.status = 'pending' ",
-            "AND (t.lease_until_ms IS NULL OR t.lease_until_ms < $2) ",
-            "AND NOT EXISTS (SELECT 1 FROM bot_turns e WHERE e.status = 'pending' ",
-            "AND e.channel_id = t.channel_id AND e.chat_key = t.chat_key AND e.id < t.id) ",
-            "ORDER BY t.id LIMIT $3",
-            $lock,
-            ") RETURNING id"
-        )
-    };
-}
-
 impl Store {
     /// Leases up to `limit` turns for `lease_ms`: for each chat, only its oldest pending turn,
     /// and only while no other worker holds it (so a chat's turns are answered in order).
@@ -99,15 +82,20 @@ impl Store {
         if any.is_none() {
             return Ok(Vec::new());
         }
-        let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
-        let ids: Vec<(i64,)> = on_write!(self.backend(), |pool| {
-            sqlx::query_as(sql)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        })?;
+        // The first pending turn of each chat whose earlier turns are all done.
+        let ids: Vec<(i64,)> = claim!(
+            self,
+            "bot_turns",
+            "SELECT t.id FROM bot_turns t WHERE t.status = 'pending' \
+             AND (t.lease_until_ms IS NULL OR t.lease_until_ms < $2) \
+             AND NOT EXISTS (SELECT 1 FROM bot_turns e WHERE e.status = 'pending' \
+             AND e.channel_id = t.channel_id AND e.chat_key = t.chat_key AND e.id < t.id) \
+             ORDER BY t.id LIMIT $3",
+            "id",
+            now,
+            lease_ms,
+            limit
+        )?;
         let mut turns = Vec::with_capacity(ids.len());
         for (id,) in ids {
             let turn: QueuedBotTurn = on_write!(self.backend(), |pool| {
@@ -129,17 +117,13 @@ impl Store {
     /// Marks a turn done without an answer (the bot had nothing to say, or no longer holds
     /// the chat). Returns false when it was already finished.
     pub async fn bot_turn_done(&self, id: i64, now: Millis) -> Result<bool> {
-        let done = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE bot_turns SET status = 'done', done_ms = $1, lease_until_ms = NULL
-                 WHERE id = $2 AND status = 'pending'",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
+        let done = execute!(
+            self,
+            "UPDATE bot_turns SET status = 'done', done_ms = $1, lease_until_ms = NULL
+             WHERE id = $2 AND status = 'pending'",
+            now,
+            id
+        )?;
         Ok(done == 1)
     }
 
@@ -153,22 +137,18 @@ impl Store {
         give_up: bool,
         now: Millis,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE bot_turns SET last_error = $1, lease_until_ms = $2,
-                 status = CASE WHEN $3 THEN 'failed' ELSE status END,
-                 done_ms = CASE WHEN $3 THEN $4 ELSE done_ms END
-                 WHERE id = $5 AND status = 'pending'",
-            )
-            .bind(error)
-            .bind(retry_at)
-            .bind(give_up)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        execute!(
+            self,
+            "UPDATE bot_turns SET last_error = $1, lease_until_ms = $2,
+             status = CASE WHEN $3 THEN 'failed' ELSE status END,
+             done_ms = CASE WHEN $3 THEN $4 ELSE done_ms END
+             WHERE id = $5 AND status = 'pending'",
+            error,
+            retry_at,
+            give_up,
+            now,
+            id
+        )?;
         Ok(())
     }
 

@@ -9,7 +9,9 @@ use desk_core::{ChannelId, Millis};
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, on_read, on_write};
+use crate::{
+    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim, execute, on_read, on_write,
+};
 
 /// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
 /// Postgres's 65,535 bound parameters.
@@ -184,20 +186,6 @@ async fn insert_events(
     })
 }
 
-/// Leases the oldest unprocessed events; `$lock` is Postgres's row-lock clause, so several
-/// instances claim disjoint rows.
-macro_rules! claim_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE webhook_inbox SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
-            "SELECT id FROM webhook_inbox WHERE processed_ms IS NULL ",
-            "AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY id LIMIT $3",
-            $lock,
-            ") RETURNING id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts"
-        )
-    };
-}
-
 /// How hard webhook requests press on the writer (see [`Store::ingest_load`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IngestLoad {
@@ -265,15 +253,16 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
-        let mut rows: Vec<InboxRow> = on_write!(self.backend(), |pool| {
-            sqlx::query_as(sql)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        })?;
+        let mut rows: Vec<InboxRow> = claim!(
+            self,
+            "webhook_inbox",
+            "SELECT id FROM webhook_inbox WHERE processed_ms IS NULL \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY id LIMIT $3",
+            "id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts",
+            now,
+            lease_ms,
+            limit
+        )?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -288,20 +277,16 @@ impl Store {
         give_up: bool,
         now: Millis,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
-                 processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
-            )
-            .bind(error)
-            .bind(retry_at)
-            .bind(give_up)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        execute!(
+            self,
+            "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
+             processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
+            error,
+            retry_at,
+            give_up,
+            now,
+            id
+        )?;
         Ok(())
     }
 

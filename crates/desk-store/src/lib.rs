@@ -151,6 +151,40 @@ macro_rules! next_due {
         Ok(next.map(|(at,)| at))
     }};
 }
+/// Leases rows of a work queue: the rows `$select` picks (a `SELECT id …` where `$2` is now and
+/// `$3` the limit) get `lease_until_ms = $1` (now + `$lease_ms`) and one more attempt. On
+/// Postgres they are locked `FOR UPDATE SKIP LOCKED`, so instances claim disjoint rows.
+/// Evaluates to the `RETURNING $returning` rows (a `Result<Vec<_>>`).
+macro_rules! claim {
+    ($store:expr, $table:literal, $select:literal, $returning:literal, $now:expr, $lease_ms:expr, $limit:expr) => {{
+        let sql = $store.per_backend(
+            concat!(
+                "UPDATE ",
+                $table,
+                " SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
+                $select,
+                ") RETURNING ",
+                $returning
+            ),
+            concat!(
+                "UPDATE ",
+                $table,
+                " SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
+                $select,
+                " FOR UPDATE SKIP LOCKED) RETURNING ",
+                $returning
+            ),
+        );
+        on_write!($store.backend(), |pool| {
+            sqlx::query_as(sql)
+                .bind($now + $lease_ms)
+                .bind($now)
+                .bind($limit)
+                .fetch_all(pool)
+                .await
+        })
+    }};
+}
 /// Runs `UPDATE … SET x = $1 WHERE id = $2`; returns from the calling function with
 /// [`StoreError::NotFound`]`($what)` when no row matched.
 macro_rules! set_one {
@@ -212,7 +246,7 @@ macro_rules! execute_in {
             .map(|r| r.rows_affected())
     };
 }
-pub(crate) use {execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one};
+pub(crate) use {claim, execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one};
 
 impl Store {
     /// Opens the database. Call [`Store::migrate`] before use.

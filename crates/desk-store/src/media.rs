@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, next_due, on_read, on_write, set_one};
+use crate::{Result, Store, StoreError, claim, execute, next_due, on_read, on_write, set_one};
 
 /// A stored attachment.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -89,19 +89,22 @@ macro_rules! media_sql {
     };
 }
 
-/// Leases due work (downloads and purges); `$lock` is Postgres's row-lock clause.
-macro_rules! claim_media_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE media SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
-            "SELECT id FROM media WHERE state IN ('pending', 'purge') AND next_attempt_ms <= $2 ",
-            "AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_ms LIMIT $3",
-            $lock,
-            ") RETURNING id, brand_id, channel_id, message_id, direction, kind, state, content_type, size_bytes, ",
-            "stored_bytes, object_key, preview_key, thumb_key, width, height, duration_ms, file_name, line_message_id, ",
-            "attempts, last_error, created_ms, stored_ms"
-        )
-    };
+/// Binds `$objects`' columns to `$query`, in the order `content_type, size_bytes,
+/// stored_bytes, object_key, preview_key, thumb_key, width, height, duration_ms`.
+macro_rules! bind_objects {
+    ($query:expr, $objects:expr) => {{
+        let objects: &StoredObjects = $objects;
+        $query
+            .bind(&objects.content_type)
+            .bind(objects.size_bytes)
+            .bind(objects.stored_bytes)
+            .bind(&objects.object_key)
+            .bind(&objects.preview_key)
+            .bind(&objects.thumb_key)
+            .bind(objects.width)
+            .bind(objects.height)
+            .bind(objects.duration_ms)
+    }};
 }
 
 /// Inserts the pending download of an incoming message's content.
@@ -186,7 +189,7 @@ impl Store {
         now: Millis,
     ) -> Result<()> {
         on_write!(self.backend(), |pool| {
-            sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO media (id, brand_id, channel_id, direction, kind, state, content_type, size_bytes, stored_bytes,
                  object_key, preview_key, thumb_key, width, height, duration_ms, created_ms, stored_ms)
                  VALUES ($1, $2, $3, 'out', $4, 'ready', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
@@ -194,35 +197,23 @@ impl Store {
             .bind(id.0)
             .bind(brand.0)
             .bind(channel.0)
-            .bind(kind.as_str())
-            .bind(&objects.content_type)
-            .bind(objects.size_bytes)
-            .bind(objects.stored_bytes)
-            .bind(&objects.object_key)
-            .bind(&objects.preview_key)
-            .bind(&objects.thumb_key)
-            .bind(objects.width)
-            .bind(objects.height)
-            .bind(objects.duration_ms)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .bind(kind.as_str());
+            bind_objects!(insert, objects)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
     }
 
     /// Queues an attachment's objects for deletion (an upload whose message was refused).
     pub async fn media_discard(&self, id: MediaId) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE media SET state = 'purge', next_attempt_ms = 0, lease_until_ms = NULL WHERE id = $1 AND state <> 'deleted'",
-            )
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        execute!(
+            self,
+            "UPDATE media SET state = 'purge', next_attempt_ms = 0, lease_until_ms = NULL WHERE id = $1 AND state <> 'deleted'",
+            id.0
+        )?;
         Ok(())
     }
 
@@ -268,18 +259,18 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<Media>> {
-        let sql = self.per_backend(
-            claim_media_sql!(""),
-            claim_media_sql!(" FOR UPDATE SKIP LOCKED"),
-        );
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query_as(sql)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        })?)
+        Ok(claim!(
+            self,
+            "media",
+            "SELECT id FROM media WHERE state IN ('pending', 'purge') AND next_attempt_ms <= $2 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_ms LIMIT $3",
+            "id, brand_id, channel_id, message_id, direction, kind, state, content_type, size_bytes, \
+             stored_bytes, object_key, preview_key, thumb_key, width, height, duration_ms, file_name, \
+             line_message_id, attempts, last_error, created_ms, stored_ms",
+            now,
+            lease_ms,
+            limit
+        )?)
     }
 
     /// The earliest time queued media work can be claimed, to sleep until then.
@@ -297,25 +288,17 @@ impl Store {
     ) -> Result<bool> {
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let row: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
+            let update = sqlx::query_as(
                 "UPDATE media SET state = 'ready', content_type = $1, size_bytes = $2, stored_bytes = $3, object_key = $4,
                  preview_key = $5, thumb_key = $6, width = $7, height = $8, duration_ms = $9, stored_ms = $10,
                  lease_until_ms = NULL, last_error = NULL
                  WHERE id = $11 AND state = 'pending' RETURNING brand_id, message_id",
-            )
-            .bind(&objects.content_type)
-            .bind(objects.size_bytes)
-            .bind(objects.stored_bytes)
-            .bind(&objects.object_key)
-            .bind(&objects.preview_key)
-            .bind(&objects.thumb_key)
-            .bind(objects.width)
-            .bind(objects.height)
-            .bind(objects.duration_ms)
-            .bind(now)
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+            );
+            let row: Option<(Uuid, Option<Uuid>)> = bind_objects!(update, objects)
+                .bind(now)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some((brand, message)) = row else {
                 return Ok(false);
             };
@@ -332,17 +315,13 @@ impl Store {
         next_attempt_ms: Millis,
         error: &str,
     ) -> Result<()> {
-        on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE media SET next_attempt_ms = $1, last_error = $2, lease_until_ms = NULL WHERE id = $3 AND state = 'pending'",
-            )
-            .bind(next_attempt_ms)
-            .bind(error)
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        execute!(
+            self,
+            "UPDATE media SET next_attempt_ms = $1, last_error = $2, lease_until_ms = NULL WHERE id = $3 AND state = 'pending'",
+            next_attempt_ms,
+            error,
+            id.0
+        )?;
         Ok(())
     }
 
@@ -395,16 +374,12 @@ impl Store {
     /// Retention: incoming media stored before `before_ms` is queued for deletion. Returns
     /// how many were.
     pub async fn media_expire_incoming(&self, before_ms: Millis) -> Result<u64> {
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE media SET state = 'purge', next_attempt_ms = 0, lease_until_ms = NULL
-                 WHERE direction = 'in' AND state = 'ready' AND created_ms < $1",
-            )
-            .bind(before_ms)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?)
+        Ok(execute!(
+            self,
+            "UPDATE media SET state = 'purge', next_attempt_ms = 0, lease_until_ms = NULL
+             WHERE direction = 'in' AND state = 'ready' AND created_ms < $1",
+            before_ms
+        )?)
     }
 
     /// Storage used per brand (stored media only), largest first.

@@ -9,27 +9,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    ChatRules, Message, OutboxJob, Result, SendOutcome, Store, StoreError, next_due, on_read,
-    on_write,
+    ChatRules, Message, OutboxJob, Result, SendOutcome, Store, StoreError, claim, next_due,
+    on_read, on_write,
 };
 
 /// Why a conversation refuses an outgoing message: shown to the operator as is.
 pub const CHAT_COMPLETED: &str = "this chat is completed";
 /// The contact blocked the account.
 pub const CONTACT_BLOCKED: &str = "the user has blocked this account, so nothing can be sent";
-
-/// Leases due jobs; `$lock` is Postgres's row-lock clause.
-macro_rules! claim_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE outbox SET lease_until_ms = $1, attempts = attempts + 1 WHERE id IN (",
-            "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 ",
-            "AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_ms LIMIT $3",
-            $lock,
-            ") RETURNING id, message_id, conversation_id, channel_id, to_line_id, payload, attempts"
-        )
-    };
-}
 
 impl Store {
     /// Stores an operator's outgoing message (status `pending`) and its send job, after the
@@ -105,15 +92,16 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<OutboxJob>> {
-        let sql = self.per_backend(claim_sql!(""), claim_sql!(" FOR UPDATE SKIP LOCKED"));
-        Ok(on_write!(self.backend(), |pool| {
-            sqlx::query_as(sql)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        })?)
+        Ok(claim!(
+            self,
+            "outbox",
+            "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY next_attempt_ms LIMIT $3",
+            "id, message_id, conversation_id, channel_id, to_line_id, payload, attempts",
+            now,
+            lease_ms,
+            limit
+        )?)
     }
 
     /// The earliest time a pending job is due, to sleep until then.
