@@ -27,6 +27,7 @@ use desk_store::{Department, ProfileChange};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
+use crate::http::api::json_body;
 use crate::http::auth::{
     ApiOperator, SESSION_IDLE_MS, clear_session_cookie, client_ip, encode_component, over_https,
     safe_next, same_origin, same_secret, session_cookie, set_session_cookie, token_hash,
@@ -333,8 +334,7 @@ async fn update_me(
     op: ApiOperator,
     body: Bytes,
 ) -> Result<Json<Me>, ApiError> {
-    let change: MeChange =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let change: MeChange = json_body("body", &body)?;
     let display_name = change
         .display_name
         .map(|n| {
@@ -366,8 +366,7 @@ async fn change_password(
     op: ApiOperator,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let change: PasswordChange =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let change: PasswordChange = json_body("body", &body)?;
     let current = state.store.password_hash(op.id()).await?;
     if !accounts::verify_password(&change.current_password, current).await? {
         return Err(ApiError::bad_request(

@@ -42,6 +42,15 @@ where
         .map_err(|e: T::Err| ApiError::bad_request(field, format!("`{value}` is not valid: {e}")))
 }
 
+/// Reads a JSON body; a malformed one is a 400 naming `field` (the body's one field, or
+/// `body`).
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    field: &str,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(field, e.to_string()))
+}
+
 impl ApiOperator {
     /// The conversation, if this operator may read and act on it: admins any, supervisors
     /// their brand's, operators their departments'. Otherwise 403 saying why.
@@ -131,8 +140,7 @@ async fn send_message(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let conversation = op.conversation(&state, &id).await?;
-    let body: SendBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let body: SendBody = json_body("body", &body)?;
     let text =
         OutgoingText::parse(body.text).map_err(|e| ApiError::bad_request("text", e.to_string()))?;
     if !conversation.state.accepts_replies() {

@@ -10,13 +10,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::{get, post};
-use desk_core::ChannelId;
 use desk_core::lifecycle::Command;
 use desk_store::Conversation;
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::json_body;
 use crate::http::auth::ApiOperator;
+use crate::http::channels::managed_channel;
 use crate::http::lifecycle::act;
 use crate::service::bot_config::{self, BotUpdate, BotView};
 use crate::state::AppState;
@@ -28,18 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/hand-back", post(hand_back))
 }
 
-/// The channel, if this operator may change its brand's settings (admin or supervisor).
-async fn managed_channel(
-    state: &AppState,
-    op: &ApiOperator,
-    id: &str,
-) -> Result<ChannelId, ApiError> {
-    let id: ChannelId = parse_field("id", id)?;
-    let channel = state.store.channel(id).await?;
-    op.require_manager(channel.brand_id)?;
-    Ok(channel.id)
-}
-
 /// `GET /channels/{id}/bot`: mode, rules, external URL, idle settings, reply/push counts and
 /// external bot failures.
 #[tracing::instrument(skip_all, fields(operator = %op.id(), channel = %id))]
@@ -48,7 +36,7 @@ async fn show(
     op: ApiOperator,
     Path(id): Path<String>,
 ) -> Result<Json<BotView>, ApiError> {
-    let channel = managed_channel(&state, &op, &id).await?;
+    let channel = managed_channel(&state, &op, &id).await?.id;
     Ok(Json(bot_config::show(&state, channel).await?))
 }
 
@@ -61,9 +49,8 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<BotView>, ApiError> {
-    let channel = managed_channel(&state, &op, &id).await?;
-    let update: BotUpdate =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let channel = managed_channel(&state, &op, &id).await?.id;
+    let update: BotUpdate = json_body("body", &body)?;
     Ok(Json(bot_config::update(&state, channel, update).await?))
 }
 

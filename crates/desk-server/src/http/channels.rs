@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use desk_core::{BrandFilter, BrandId, ChannelId, DepartmentId, Millis};
 use desk_store::{Actor, AuditRecord, Brand, Channel, Department, SettingsChange};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::ApiOperator;
 use crate::service::account_info::{self, AccountInfo};
 use crate::service::share_kit::{QrSize, ShareKit};
@@ -37,11 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/channels/{id}/share-kit", get(share_kit))
         .route("/channels/{id}/share-kit/qr/{file}", get(share_kit_qr))
         .route("/audit", get(list_audit))
-}
-
-/// Decodes a JSON body; a malformed one is a 400 naming `body`.
-pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", e.to_string()))
 }
 
 impl ApiOperator {
@@ -124,7 +119,7 @@ async fn create_brand(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Brand>), ApiError> {
     op.require_admin()?;
-    let body: NameBody = json_body(&body)?;
+    let body: NameBody = json_body("body", &body)?;
     let name = brand_name(&body.name)?;
     let now = state.clock.now_ms();
     let brand = state.store.create_brand(&name, now).await?;
@@ -165,7 +160,7 @@ async fn rename_brand(
 ) -> Result<Json<Brand>, ApiError> {
     let brand = brand_of(&state, &op, &id).await?;
     op.require_manager(brand.id)?;
-    let body: NameBody = json_body(&body)?;
+    let body: NameBody = json_body("body", &body)?;
     let name = brand_name(&body.name)?;
     let change = SettingsChange {
         brand_id: Some(brand.id),
@@ -202,7 +197,7 @@ async fn create_department(
 ) -> Result<(StatusCode, Json<Department>), ApiError> {
     let brand = brand_of(&state, &op, &id).await?;
     op.require_manager(brand.id)?;
-    let body: NameBody = json_body(&body)?;
+    let body: NameBody = json_body("body", &body)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name", "1 to 100 characters"));
@@ -302,6 +297,26 @@ pub(crate) async fn managed_channel(
     Ok(channel)
 }
 
+/// The brand `id` names, if this operator may change its settings.
+pub(crate) fn managed_brand(op: &ApiOperator, id: &str) -> Result<BrandId, ApiError> {
+    let brand: BrandId = parse_field("id", id)?;
+    op.require_manager(brand)?;
+    Ok(brand)
+}
+
+/// The department `id` names and its brand, if this operator may change that brand's
+/// settings.
+pub(crate) async fn managed_department(
+    state: &AppState,
+    op: &ApiOperator,
+    id: &str,
+) -> Result<(DepartmentId, BrandId), ApiError> {
+    let id: DepartmentId = parse_field("id", id)?;
+    let brand = state.store.department_brand(id).await?;
+    op.require_manager(brand)?;
+    Ok((id, brand))
+}
+
 #[derive(Debug, Deserialize)]
 struct InfoParams {
     /// Ask LINE for quota and webhook state (default true).
@@ -358,7 +373,7 @@ async fn replace_secret(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let channel = managed_channel(&state, &op, &id).await?;
-    let body: SecretBody = json_body(&body)?;
+    let body: SecretBody = json_body("body", &body)?;
     account_info::replace_secret(&state, &channel, &body.channel_secret, op.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -378,7 +393,7 @@ async fn change_department(
     body: Bytes,
 ) -> Result<Json<AccountInfo>, ApiError> {
     let channel = managed_channel(&state, &op, &id).await?;
-    let body: DepartmentBody = json_body(&body)?;
+    let body: DepartmentBody = json_body("body", &body)?;
     let department = parse_field("department_id", &body.department_id)?;
     account_info::change_department(&state, &channel, department, op.actor()).await?;
     stored_info(&state, channel.id).await

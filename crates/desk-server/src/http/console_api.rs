@@ -18,8 +18,9 @@ use uuid::Uuid;
 
 use crate::console::{courtesy, stickers};
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::ApiOperator;
+use crate::http::channels::managed_brand;
 use crate::state::AppState;
 
 /// Longest note or canned response, in characters.
@@ -44,11 +45,6 @@ pub fn routes() -> Router<AppState> {
             "/brands/{id}/canned-responses/{response}",
             put(update_canned).delete(delete_canned),
         )
-}
-
-/// Reads a JSON body; a malformed one is a 400 naming `field`.
-fn body<T: serde::de::DeserializeOwned>(field: &str, bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(field, e.to_string()))
 }
 
 /// Answer of `GET /brands/{id}/chat-lists/{list}`.
@@ -138,7 +134,7 @@ async fn send_sticker(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let conversation = op.conversation(&state, &id).await?;
-    let b: StickerBody = body("body", &bytes)?;
+    let b: StickerBody = json_body("body", &bytes)?;
     if !stickers::is_sendable(&b.package_id, &b.sticker_id) {
         return Err(ApiError::bad_request(
             "sticker_id",
@@ -243,7 +239,7 @@ async fn add_note(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let contact = contact_of(&state, &op, &id).await?;
-    let b: NoteBody = body("body", &bytes)?;
+    let b: NoteBody = json_body("body", &bytes)?;
     let text = bounded_text("body", &b.body, MAX_NOTE_CHARS)?;
     let note = state
         .store
@@ -301,7 +297,7 @@ struct CannedBody {
 
 impl CannedBody {
     fn parse(bytes: &Bytes) -> Result<CannedInput, ApiError> {
-        let b: CannedBody = body("body", bytes)?;
+        let b: CannedBody = json_body("body", bytes)?;
         let body_text = b.body.trim_end();
         if body_text.trim().is_empty() {
             return Err(ApiError::bad_request("body", "must not be empty"));
@@ -320,13 +316,6 @@ impl CannedBody {
                 .transpose()?,
         })
     }
-}
-
-/// The brand of the path, if the caller manages it (canned responses are theirs to change).
-fn managed_brand(op: &ApiOperator, id: &str) -> Result<BrandId, ApiError> {
-    let brand: BrandId = parse_field("id", id)?;
-    op.require_manager(brand)?;
-    Ok(brand)
 }
 
 /// `POST /brands/{id}/canned-responses` (201). Managers of the brand only.

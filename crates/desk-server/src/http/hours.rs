@@ -6,12 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::put;
-use desk_core::{BusinessHours, DepartmentId};
+use desk_core::BusinessHours;
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::json_body;
 use crate::http::auth::ApiOperator;
-use crate::http::channels::audit;
+use crate::http::channels::{audit, managed_department};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -29,11 +29,8 @@ async fn set_hours(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Option<BusinessHours>>, ApiError> {
-    let department: DepartmentId = parse_field("id", &id)?;
-    let brand = state.store.department_brand(department).await?;
-    op.require_manager(brand)?;
-    let hours: Option<BusinessHours> =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("hours", e.to_string()))?;
+    let (department, brand) = managed_department(&state, &op, &id).await?;
+    let hours: Option<BusinessHours> = json_body("hours", &body)?;
     state
         .store
         .set_business_hours(department, hours.as_ref())

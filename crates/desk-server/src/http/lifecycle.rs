@@ -8,14 +8,14 @@ use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::{get, post};
 use desk_core::lifecycle::{Command, TransferTarget};
-use desk_core::{BrandId, ChannelId, ChannelSettings, DepartmentId, OperatorId};
-use desk_store::Conversation;
+use desk_core::{ChannelSettings, DepartmentId, OperatorId};
+use desk_store::{Channel, Conversation};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::{ApiOperator, access_of};
-use crate::http::channels::audit;
+use crate::http::channels::{audit, channel_for, managed_channel};
 use crate::service::routing;
 use crate::state::AppState;
 
@@ -100,8 +100,7 @@ async fn transfer(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Conversation>, ApiError> {
-    let body: TransferBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let body: TransferBody = json_body("body", &body)?;
     let to = match (body.operator_id, body.department_id) {
         (Some(o), None) => TransferTarget::Operator(parse_field::<OperatorId>("operator_id", &o)?),
         (None, Some(d)) => {
@@ -162,18 +161,6 @@ async fn transfer_target_allowed(
     Ok(())
 }
 
-/// The channel and its brand, if this operator may see that brand.
-async fn channel_of(
-    state: &AppState,
-    op: &ApiOperator,
-    id: &str,
-) -> Result<(ChannelId, BrandId), ApiError> {
-    let id: ChannelId = parse_field("id", id)?;
-    let channel = state.store.channel(id).await?;
-    op.require_brand(channel.brand_id)?;
-    Ok((channel.id, channel.brand_id))
-}
-
 /// `GET /channels/{id}/settings`: auto-close and chatbot timing.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, channel = %id))]
 async fn show_settings(
@@ -181,8 +168,8 @@ async fn show_settings(
     op: ApiOperator,
     Path(id): Path<String>,
 ) -> Result<Json<ChannelSettings>, ApiError> {
-    let (channel, _) = channel_of(&state, &op, &id).await?;
-    Ok(Json(state.store.chat_rules(channel).await?.settings))
+    let channel = channel_for(&state, &op, &id).await?;
+    Ok(Json(state.store.chat_rules(channel.id).await?.settings))
 }
 
 /// `PUT /channels/{id}/settings`: validated as a whole; an invalid value answers 400 naming it
@@ -195,8 +182,11 @@ async fn update_settings(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChannelSettings>, ApiError> {
-    let (channel, brand) = channel_of(&state, &op, &id).await?;
-    op.require_manager(brand)?;
+    let Channel {
+        id: channel,
+        brand_id: brand,
+        ..
+    } = managed_channel(&state, &op, &id).await?;
     let settings = crate::service::bot_config::channel_settings(&state, channel, &body).await?;
     state.store.set_channel_settings(channel, &settings).await?;
     audit(

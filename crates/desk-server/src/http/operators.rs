@@ -17,15 +17,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
 use desk_core::{BrandId, DepartmentId, DisplayName, Email, OperatorId, Role};
-use desk_store::{
-    Actor, MAX_CAPACITY, MIN_CAPACITY, NewOperator, OperatorAccount, OperatorChange, SettingsChange,
-};
+use desk_store::{MAX_CAPACITY, MIN_CAPACITY, NewOperator, OperatorAccount, OperatorChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::{ApiOperator, over_https};
+use crate::http::channels::{audit, managed_brand};
 use crate::service::{accounts, routing};
 use crate::state::AppState;
 
@@ -127,35 +126,6 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Records a change in the audit log. A failed write is logged, not returned: the change
-/// itself is already committed.
-async fn audit(
-    state: &AppState,
-    op: &ApiOperator,
-    brand: Option<BrandId>,
-    action: &'static str,
-    target: OperatorId,
-    detail: serde_json::Value,
-) {
-    let change = SettingsChange {
-        brand_id: brand,
-        actor: Actor::Operator {
-            id: op.id(),
-            name: op.0.display_name.clone(),
-        },
-        action,
-        target: format!("operator:{target}"),
-        detail,
-    };
-    if let Err(e) = state
-        .store
-        .record_audit(&change, state.clock.now_ms())
-        .await
-    {
-        tracing::error!(error = %e, action, "audit log write failed");
-    }
-}
-
 /// A fresh invite link for `operator`, as the answer shows it.
 async fn invite_link(
     state: &AppState,
@@ -183,10 +153,8 @@ async fn invite(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let brand: BrandId = parse_field("id", &id)?;
-    op.require_manager(brand)?;
-    let body: InviteBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let brand = managed_brand(&op, &id)?;
+    let body: InviteBody = json_body("body", &body)?;
     let email =
         Email::parse(&body.email).map_err(|e| ApiError::bad_request("email", e.to_string()))?;
     let name =
@@ -217,7 +185,7 @@ async fn invite(
         &op,
         Some(brand),
         "operator.invited",
-        operator.id,
+        format!("operator:{}", operator.id),
         json!({"email": email.as_str(), "role": role, "departments": departments, "capacity": capacity}),
     )
     .await;
@@ -260,8 +228,7 @@ async fn change(
     let account = managed(&state, &op, &id).await?;
     let target = account.operator.id;
     let brand = account.operator.brand_id.map(BrandId);
-    let body: ChangeBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let body: ChangeBody = json_body("body", &body)?;
     let role = body
         .role
         .as_deref()
@@ -300,7 +267,7 @@ async fn change(
         &op,
         brand,
         "operator.changed",
-        target,
+        format!("operator:{target}"),
         json!({"role": change.role, "departments": change.departments, "capacity": change.capacity}),
     )
     .await;
@@ -329,7 +296,7 @@ async fn reinvite(
         &op,
         account.operator.brand_id.map(BrandId),
         "operator.reinvited",
-        target,
+        format!("operator:{target}"),
         json!({}),
     )
     .await;
@@ -362,7 +329,7 @@ async fn deactivate(
         &op,
         account.operator.brand_id.map(BrandId),
         "operator.deactivated",
-        target,
+        format!("operator:{target}"),
         json!({}),
     )
     .await;

@@ -10,9 +10,9 @@ use desk_core::{BrandId, DepartmentId, OperatorId, Presence, RoutingMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::ApiOperator;
-use crate::http::channels::audit;
+use crate::http::channels::{audit, managed_department};
 use crate::http::operators::capacity;
 use crate::service::routing;
 use crate::state::AppState;
@@ -22,11 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/operators/{id}/presence", put(set_presence))
         .route("/operators/{id}/capacity", put(set_capacity))
         .route("/departments/{id}/routing", put(set_routing))
-}
-
-/// Reads a JSON body whose one field is `field`; a malformed body is a 400 naming it.
-fn body<T: serde::de::DeserializeOwned>(field: &str, bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(field, e.to_string()))
 }
 
 /// Body of `PUT /operators/{id}/presence`.
@@ -58,7 +53,7 @@ async fn set_presence(
         op.access()
             .presence_of(id, target.role, target.brand_id.map(BrandId))?;
     }
-    let b: PresenceBody = body("presence", &bytes)?;
+    let b: PresenceBody = json_body("presence", &bytes)?;
     let presence: Presence = parse_field("presence", &b.presence)?;
     state.store.set_presence(id, presence).await?;
     state.hub.nudge();
@@ -96,7 +91,7 @@ async fn set_capacity(
     let target = state.store.operator(id).await?;
     op.access()
         .manage_operator(target.role, target.brand_id.map(BrandId))?;
-    let b: CapacityBody = body("capacity", &bytes)?;
+    let b: CapacityBody = json_body("capacity", &bytes)?;
     let capacity = capacity(b.capacity)?;
     state.store.set_capacity(id, capacity).await?;
     audit(
@@ -139,10 +134,8 @@ async fn set_routing(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<RoutingAnswer>, ApiError> {
-    let id: DepartmentId = parse_field("id", &id)?;
-    let brand = state.store.department_brand(id).await?;
-    op.require_manager(brand)?;
-    let b: RoutingBody = body("mode", &bytes)?;
+    let (id, brand) = managed_department(&state, &op, &id).await?;
+    let b: RoutingBody = json_body("mode", &bytes)?;
     let mode: RoutingMode = parse_field("mode", &b.mode)?;
     state.store.set_routing_mode(id, mode).await?;
     audit(

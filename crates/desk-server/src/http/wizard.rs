@@ -17,15 +17,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get, post};
-use desk_core::{BrandId, WizardId};
+use desk_core::WizardId;
 use line_api::signature::{SIGNATURE_HEADER, verify};
 use serde::Deserialize;
 
 use crate::crypto::Purpose;
 use crate::error::ApiError;
-use crate::http::api::parse_field;
+use crate::http::api::{json_body, parse_field};
 use crate::http::auth::ApiOperator;
-use crate::http::channels::json_body;
+use crate::http::channels::managed_brand;
 use crate::service::wizard::{self, Wizard, WizardView};
 use crate::state::AppState;
 
@@ -72,8 +72,7 @@ async fn start(
     op: ApiOperator,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<WizardView>), ApiError> {
-    let brand: BrandId = parse_field("id", &id)?;
-    op.require_manager(brand)?;
+    let brand = managed_brand(&op, &id)?;
     let wizard = wizard::start(&state, brand, Some(op.id())).await?;
     Ok((StatusCode::CREATED, Json(wizard.view(&state))))
 }
@@ -141,12 +140,12 @@ impl Action {
         let mut wizard = wizard_for(state, &op, &id).await?;
         match self {
             Action::Credentials => {
-                let body: CredentialsBody = json_body(&body)?;
+                let body: CredentialsBody = json_body("body", &body)?;
                 let (id, secret) = (&body.channel_id, &body.channel_secret);
                 wizard::submit_credentials(state, &mut wizard, id, secret).await?
             }
             Action::Department => {
-                let body: DepartmentBody = json_body(&body)?;
+                let body: DepartmentBody = json_body("body", &body)?;
                 let department = body
                     .department_id
                     .as_deref()
