@@ -25,7 +25,7 @@ use crate::time::Millis;
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// Days of the week in the order the schedule stores them (ISO: Monday first).
-const DAY_NAMES: [&str; 7] = [
+pub const DAY_NAMES: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",

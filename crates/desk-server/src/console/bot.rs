@@ -5,10 +5,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use desk_core::ChannelId;
 
 use super::i18n::Tr;
 use super::layout::{Layout, PageError, Viewer, render};
@@ -38,20 +36,7 @@ async fn page(
     viewer: Viewer,
     Path((brand, channel)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let brand = viewer.brand(&state, &brand).await?;
-    let not_found = || PageError::new(viewer.tr(), StatusCode::NOT_FOUND, "common.error.not_found");
-    if !viewer.manages(brand.id) {
-        return Err(PageError::new(
-            viewer.tr(),
-            StatusCode::FORBIDDEN,
-            "common.error.forbidden",
-        ));
-    }
-    let id: ChannelId = channel.parse().map_err(|_| not_found())?;
-    let channel = state.store.channel(id).await.map_err(|e| viewer.error(e))?;
-    if channel.brand_id != brand.id {
-        return Err(not_found());
-    }
+    let (brand, channel) = viewer.managed_channel(&state, &brand, &channel).await?;
     let layout = Layout::settings(&state, &viewer, &brand, "channels", "bot.title").await?;
     render(&BotPage {
         t: viewer.tr(),

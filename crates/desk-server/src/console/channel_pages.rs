@@ -6,11 +6,10 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use desk_core::{BrandId, ChannelId, WizardId};
-use desk_store::{Brand, Channel};
+use desk_core::{BrandId, WizardId};
+use desk_store::Channel;
 use serde::Deserialize;
 
 use super::i18n::Tr;
@@ -34,23 +33,6 @@ pub fn routes() -> Router<AppState> {
             get(account_page),
         )
         .route("/brands/{brand}/settings/audit", get(audit_page))
-}
-
-/// The brand, if the viewer may change its settings.
-async fn managed_brand(state: &AppState, viewer: &Viewer, id: &str) -> Result<Brand, PageError> {
-    let brand = viewer.brand(state, id).await?;
-    if !viewer.manages(brand.id) {
-        return Err(PageError::new(
-            viewer.tr(),
-            StatusCode::FORBIDDEN,
-            "common.error.forbidden",
-        ));
-    }
-    Ok(brand)
-}
-
-fn not_found(viewer: &Viewer) -> PageError {
-    PageError::new(viewer.tr(), StatusCode::NOT_FOUND, "common.error.not_found")
 }
 
 /// A step in the wizard's progress bar.
@@ -174,7 +156,7 @@ async fn wizard_new(
     viewer: Viewer,
     Path(brand): Path<String>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let brand = viewer.managed_brand(&state, &brand).await?;
     let layout =
         Layout::settings(&state, &viewer, &brand, "channels", "channels.wizard.title").await?;
     render(&WizardPage {
@@ -216,13 +198,13 @@ async fn wizard_page(
     viewer: Viewer,
     Path((brand, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
-    let id: WizardId = id.parse().map_err(|_| not_found(&viewer))?;
+    let brand = viewer.managed_brand(&state, &brand).await?;
+    let id: WizardId = id.parse().map_err(|_| viewer.not_found())?;
     let wizard: Wizard = wizard::load(&state, id)
         .await
         .map_err(|e| viewer.error(e))?;
     if wizard.row.brand_id != brand.id {
-        return Err(not_found(&viewer));
+        return Err(viewer.not_found());
     }
     let t = viewer.tr();
     let view = wizard.view(&state);
@@ -324,12 +306,7 @@ async fn account_page(
     viewer: Viewer,
     Path((brand, channel)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
-    let id: ChannelId = channel.parse().map_err(|_| not_found(&viewer))?;
-    let channel = state.store.channel(id).await.map_err(|e| viewer.error(e))?;
-    if channel.brand_id != brand.id {
-        return Err(not_found(&viewer));
-    }
+    let (brand, channel) = viewer.managed_channel(&state, &brand, &channel).await?;
     let info = account_info::info(&state, &channel, true)
         .await
         .map_err(|e| viewer.error(e))?;
@@ -428,7 +405,7 @@ async fn audit_page(
     Path(brand): Path<String>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
-    let brand = managed_brand(&state, &viewer, &brand).await?;
+    let brand = viewer.managed_brand(&state, &brand).await?;
     let entries = state
         .store
         .list_audit(Some(BrandId(brand.id.0)), query.before, AUDIT_PAGE)

@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use desk_core::access::Access;
-use desk_core::{BrandId, Presence};
-use desk_store::{Brand, Operator};
+use desk_core::{BrandId, ChannelId, Presence};
+use desk_store::{Brand, Channel, Operator};
 use jiff::tz::TimeZone;
 
 use super::assets;
@@ -62,6 +62,28 @@ impl Viewer {
             ));
         }
         Ok(brand)
+    }
+
+    /// A channel of a brand the viewer manages, both named by URL segments (else 403/404
+    /// pages; a channel of another brand is not found).
+    pub async fn managed_channel(
+        &self,
+        state: &AppState,
+        brand: &str,
+        channel: &str,
+    ) -> Result<(Brand, Channel), PageError> {
+        let brand = self.managed_brand(state, brand).await?;
+        let id: ChannelId = channel.parse().map_err(|_| self.not_found())?;
+        let channel = state.store.channel(id).await.map_err(|e| self.error(e))?;
+        if channel.brand_id != brand.id {
+            return Err(self.not_found());
+        }
+        Ok((brand, channel))
+    }
+
+    /// The "not found" page in the viewer's language.
+    pub fn not_found(&self) -> PageError {
+        PageError::new(self.tr(), StatusCode::NOT_FOUND, "common.error.not_found")
     }
 
     /// The brands the viewer may switch between, by name.

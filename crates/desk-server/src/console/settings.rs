@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use desk_core::hours::DAY_NAMES;
 use desk_core::{BrandId, ChannelSettings, MissedWindow, Role, RoutingMode};
 use desk_store::{Brand, CannedResponse};
 use serde_json::Value;
@@ -262,16 +263,6 @@ impl OperatorRow {
     }
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
 fn hhmm(minutes: i64) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
@@ -288,7 +279,7 @@ async fn department_rows(
         let hours = state.store.department_hours(d.id).await.map_err(err)?;
         let weekly = hours.as_ref().and_then(|h| h.get("weekly"));
         let mut split_days = false;
-        let days = WEEKDAYS
+        let days = DAY_NAMES
             .iter()
             .map(|day| {
                 let intervals = weekly

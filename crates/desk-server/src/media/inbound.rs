@@ -10,9 +10,9 @@ use desk_store::StoredObjects;
 
 use super::container;
 use super::format::{self, Format, Sniffed};
-use super::picture::{PREVIEW_MAX_BYTES, PREVIEW_SIDE, Picture, PictureError, THUMB_SIDE};
+use super::picture::{Previews, previews};
 use super::storage::StorageError;
-use super::upload::{blocking, store_with_pictures};
+use super::upload::{blocking, file_previews, store_with_pictures};
 use super::{Media, object_key};
 
 /// Stores a downloaded content as media `id`. Previews are best effort: content that cannot
@@ -32,7 +32,7 @@ pub async fn store(
     let pictures = match kind {
         MediaKind::Image => {
             let data = bytes.clone();
-            blocking(move || pictures(&data)).await
+            blocking(move || previews(&data)).await
         }
         MediaKind::Video => video_pictures(media, &file).await,
         MediaKind::Audio | MediaKind::File => Err("no picture".into()),
@@ -72,26 +72,14 @@ pub async fn store(
     Ok(objects)
 }
 
-type Pictures = (Vec<u8>, Vec<u8>, (u32, u32));
-
-fn pictures(bytes: &[u8]) -> Result<Pictures, PictureError> {
-    let picture = Picture::decode(bytes)?;
-    Ok((
-        picture.jpeg(PREVIEW_SIDE, PREVIEW_MAX_BYTES)?,
-        picture.jpeg(THUMB_SIDE, 100 * 1024)?,
-        picture.dimensions(),
-    ))
-}
-
-async fn video_pictures(media: &Media, file: &std::path::Path) -> Result<Pictures, String> {
+async fn video_pictures(media: &Media, file: &std::path::Path) -> Result<Previews, String> {
     let ffmpeg = media.ffmpeg().ok_or("ffmpeg is not installed")?;
     let frame = media.temp_path(".jpg").map_err(|e| e.to_string())?;
     ffmpeg
         .first_frame(file, &frame)
         .await
         .map_err(|e| e.to_string())?;
-    let path = frame.to_path_buf();
-    blocking(move || pictures(&std::fs::read(path).map_err(PictureError::Io)?)).await
+    file_previews(frame.to_path_buf()).await
 }
 
 /// The content type to serve: from the bytes when recognised, else what LINE said.

@@ -13,6 +13,8 @@ pub const PREVIEW_MAX_BYTES: usize = 1024 * 1024;
 pub const PREVIEW_SIDE: u32 = 1024;
 /// Longest side of the console's thumbnail.
 pub const THUMB_SIDE: u32 = 320;
+/// Most bytes a console thumbnail may take.
+pub const THUMB_MAX_BYTES: usize = 100 * 1024;
 /// Largest picture decoded (each side), far beyond any phone photo.
 const MAX_SIDE: u32 = 16_384;
 /// Most memory one decode may take.
@@ -25,6 +27,20 @@ pub enum PictureError {
     Decode(#[from] image::ImageError),
     #[error("the image cannot be read: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// What the desk keeps beside a picture: LINE's preview and the console's thumbnail (both
+/// JPEG), and the upright width and height.
+pub type Previews = (Vec<u8>, Vec<u8>, (u32, u32));
+
+/// Decodes `bytes` and makes its [`Previews`].
+pub fn previews(bytes: &[u8]) -> Result<Previews, PictureError> {
+    let picture = Picture::decode(bytes)?;
+    Ok((
+        picture.jpeg(PREVIEW_SIDE, PREVIEW_MAX_BYTES)?,
+        picture.jpeg(THUMB_SIDE, THUMB_MAX_BYTES)?,
+        picture.dimensions(),
+    ))
 }
 
 /// A decoded picture, upright.

@@ -4,7 +4,7 @@
 //! message.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use desk_core::MediaId;
@@ -15,12 +15,9 @@ use tokio::io::AsyncWriteExt as _;
 use super::container::{self, ContainerError};
 use super::ffmpeg::FfmpegError;
 use super::format::{self, ALLOWED, Format, SNIFF_LEN, Sniffed};
-use super::picture::{PREVIEW_MAX_BYTES, PREVIEW_SIDE, Picture, PictureError, THUMB_SIDE};
+use super::picture::{Previews, previews};
 use super::storage::StorageError;
 use super::{Media, object_key};
-
-/// Most bytes a console thumbnail may take.
-const THUMB_MAX_BYTES: usize = 100 * 1024;
 
 /// Why an upload is refused or failed. Everything but `Storage`/`Io`/`Internal` is the
 /// operator's to fix, and says how.
@@ -151,17 +148,9 @@ async fn image(
     format: Format,
     input: &Path,
 ) -> Result<StoredObjects, UploadError> {
-    let path = input.to_owned();
-    let (preview, thumb, (width, height)) = blocking(move || {
-        let picture = Picture::decode(&std::fs::read(path)?)?;
-        Ok::<_, PictureError>((
-            picture.jpeg(PREVIEW_SIDE, PREVIEW_MAX_BYTES)?,
-            picture.jpeg(THUMB_SIDE, THUMB_MAX_BYTES)?,
-            picture.dimensions(),
-        ))
-    })
-    .await
-    .map_err(|e| UploadError::Damaged(format, e))?;
+    let (preview, thumb, (width, height)) = file_previews(input.to_owned())
+        .await
+        .map_err(|e| UploadError::Damaged(format, e))?;
     let (name, content_type) = match format {
         Format::Png => ("original.png", "image/png"),
         _ => ("original.jpg", "image/jpeg"),
@@ -240,17 +229,9 @@ async fn video(
         .first_frame(sent, &frame)
         .await
         .map_err(|e| UploadError::Conversion(format, e))?;
-    let frame_path = frame.to_path_buf();
-    let (preview, thumb, (width, height)) = blocking(move || {
-        let picture = Picture::decode(&std::fs::read(frame_path)?)?;
-        Ok::<_, PictureError>((
-            picture.jpeg(PREVIEW_SIDE, PREVIEW_MAX_BYTES)?,
-            picture.jpeg(THUMB_SIDE, THUMB_MAX_BYTES)?,
-            picture.dimensions(),
-        ))
-    })
-    .await
-    .map_err(|e| UploadError::Damaged(format, e))?;
+    let (preview, thumb, (width, height)) = file_previews(frame.to_path_buf())
+        .await
+        .map_err(|e| UploadError::Damaged(format, e))?;
     let duration_ms = check(format, sent, container::mp4_info).await?.duration_ms;
     let mut objects = store_with_pictures(media, id, sent, "original.mp4", preview, thumb).await?;
     objects.content_type = "video/mp4".into();
@@ -301,6 +282,11 @@ async fn check<T: Send + 'static>(
     blocking(move || f(File::open(path)?))
         .await
         .map_err(|e| UploadError::Damaged(format, e))
+}
+
+/// Reads a picture file and makes its previews, on the blocking pool; the error as text.
+pub(crate) async fn file_previews(path: PathBuf) -> Result<Previews, String> {
+    blocking(move || previews(&std::fs::read(path)?)).await
 }
 
 /// Runs CPU or file work on the blocking pool; the error as text.

@@ -55,10 +55,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 state.bot.wake();
             });
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = state.bot.wake.notified() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
+        if !super::idle(&cancel, &state.bot.wake, None, now, IDLE_POLL).await {
+            break;
         }
     }
     tasks.close();
