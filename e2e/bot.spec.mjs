@@ -22,7 +22,8 @@ runSpec("bot", async (session) => {
   await step("configure a keyword rule with quick replies", async () => {
     await logIn(page, BASE, env("ADMIN_EMAIL"), env("PASSWORD"));
     await page.goto(`${BASE}/brands/${BRAND}/settings/channels/${env("CHANNEL_ID")}/bot`);
-    await byTestId(page, "bot-settings").waitFor();
+    // The page loads the stored settings into the form before it takes changes.
+    await page.locator('[data-testid="bot-settings"][data-ready="true"]').waitFor();
     await page.selectOption("#bot-mode", "rules");
     await byTestId(page, "bot-rules-section").waitFor({ state: "visible" });
     await byTestId(page, "bot-add-rule").click();

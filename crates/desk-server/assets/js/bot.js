@@ -241,6 +241,8 @@ async function start() {
   } catch (e) {
     problem(e.message);
   }
+  // Until here a change to the form would be overwritten by the stored settings.
+  root.dataset.ready = "true";
 }
 
 start();
