@@ -308,21 +308,7 @@ both!(
     outside_business_hours_the_chat_waits_for_the_opening,
     |app| {
         // Open one hour a day, twelve hours from now: closed now.
-        let minute_of_day = (desk_server::clock::now_ms() / 60_000) % 1_440;
-        let start = ((minute_of_day + 720) % 1_440).min(1_380);
-        let window = json!([{"start": start, "end": start + 60}]);
-        let weekly: serde_json::Map<String, Value> = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ]
-        .iter()
-        .map(|d| ((*d).to_owned(), window.clone()))
-        .collect();
+        let weekly = weekly_hours_closed_now();
         let hours = format!("/api/v1/departments/{}/hours", app.channel.department_id);
         assert_eq!(
             app.send_json(

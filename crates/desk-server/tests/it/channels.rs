@@ -650,44 +650,13 @@ both!(settings_changes_are_audited, |app| {
     assert_eq!(entries[2]["target"], format!("channel:{channel}"));
 });
 
-/// A page as a logged-in admin's browser gets it (no redirects followed).
-async fn page(app: &TestApp, cookie: &str, path: &str, lang: &str) -> (u16, String) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let response = client
-        .get(format!("{}{path}", app.base))
-        .header(reqwest::header::ACCEPT_LANGUAGE, lang)
-        .header(
-            reqwest::header::COOKIE,
-            format!("linedesk_session={cookie}"),
-        )
-        .send()
-        .await
-        .expect("GET page");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
-}
-
 both!(wizard_account_and_audit_pages_render_each_step, |app| {
-    use crate::auth::{Browser, PASSWORD, account};
-    let (admin, _) = account(
-        app,
-        "pages@test.linedesk",
-        desk_core::Role::Admin,
-        None,
-        &[],
-    )
-    .await;
-    let mut browser = Browser::new(app);
-    browser.login(&admin.email, PASSWORD).await;
-    let cookie = browser.cookie.clone().expect("session");
+    use crate::console;
+    let browser = console::admin(app).await;
     let brand = app.channel.brand_id;
     let settings = format!("/brands/{brand}/settings");
 
-    let (status, html) = page(app, &cookie, &format!("{settings}/channels/new"), "en").await;
-    assert_eq!(status, 200);
+    let html = console::html(app, &browser, &format!("{settings}/channels/new"), "en").await;
     assert!(html.contains("id=\"wizard-credentials\"") && html.contains("Check with LINE"));
     assert!(html.contains("data-testid=\"wizard-step-credentials\" aria-current=\"step\""));
 
@@ -695,7 +664,7 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     let wiz = Wiz::start(app).await;
     let url = format!("{settings}/channels/new/{}", wiz.id);
     assert_eq!(wiz.credentials(NEW_ID, NEW_SECRET).await.0, 200);
-    let (_, html) = page(app, &cookie, &url, "ja").await;
+    let html = console::html(app, &browser, &url, "ja").await;
     assert!(html.contains("data-testid=\"chat-mode-warning\""), "{html}");
     assert!(html.contains("設定 › 応答設定"), "Japanese catalog");
     assert!(html.contains("data-testid=\"wizard-next\" disabled"));
@@ -703,7 +672,7 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     app.sim.set_chat_mode(NEW_ID, ChatMode::Bot);
     wiz.ok("response-mode/recheck", json!({})).await;
     wiz.ok("next", json!({})).await;
-    let (_, html) = page(app, &cookie, &url, "en").await;
+    let html = console::html(app, &browser, &url, "en").await;
     assert!(
         html.contains("data-testid=\"webhook-result\" data-outcome=\"ok\""),
         "{html}"
@@ -717,20 +686,20 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     app.sim.set_webhook_test_timeout(Duration::from_nanos(1));
     wiz.ok("webhook/test", json!({})).await;
     app.sim.set_webhook_test_timeout(Duration::from_secs(5));
-    let (_, html) = page(app, &cookie, &url, "en").await;
+    let html = console::html(app, &browser, &url, "en").await;
     assert!(html.contains("data-outcome=\"timeout\""), "{html}");
     assert!(html.contains("data-reach=\"not_public\""), "{html}");
     assert!(html.contains("reverse proxy"));
     wiz.ok("webhook/test", json!({})).await;
 
     wiz.ok("next", json!({})).await;
-    let (_, html) = page(app, &cookie, &url, "en").await;
+    let html = console::html(app, &browser, &url, "en").await;
     assert!(html.contains("id=\"department-select\""));
     wiz.ok("next", json!({})).await;
-    let (_, html) = page(app, &cookie, &url, "en").await;
+    let html = console::html(app, &browser, &url, "en").await;
     assert!(html.contains("data-testid=\"wizard-review\"") && html.contains(NEW_ID));
     let done = wiz.ok("next", json!({})).await;
-    let (_, html) = page(app, &cookie, &url, "en").await;
+    let html = console::html(app, &browser, &url, "en").await;
     assert!(html.contains("data-testid=\"wizard-done\""));
     assert!(
         html.contains("https://line.me/R/ti/p/%40042shop"),
@@ -739,14 +708,13 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     assert!(!html.contains("data-testid=\"wizard-back\""));
 
     let channel = done["channel_id"].as_str().expect("channel");
-    let (status, html) = page(
+    let html = console::html(
         app,
-        &cookie,
+        &browser,
         &format!("{settings}/channels/{channel}"),
         "en",
     )
     .await;
-    assert_eq!(status, 200);
     for marker in [
         "account-name",
         "status-events-today",
@@ -763,7 +731,7 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     assert!(!html.contains(NEW_SECRET));
     assert!(html.contains("0 of 5000"), "quota shown");
 
-    let (_, html) = page(app, &cookie, &format!("{settings}/channels"), "en").await;
+    let html = console::html(app, &browser, &format!("{settings}/channels"), "en").await;
     assert_eq!(
         html.matches("data-testid=\"channel-status\" data-status=\"waiting\"")
             .count(),
@@ -772,8 +740,7 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
     );
     assert!(html.contains("No message yet"));
 
-    let (status, html) = page(app, &cookie, &format!("{settings}/audit"), "en").await;
-    assert_eq!(status, 200);
+    let html = console::html(app, &browser, &format!("{settings}/audit"), "en").await;
     assert!(
         html.contains("data-action=\"channel.connected\"")
             && html.contains("LINE account connected")
@@ -786,9 +753,9 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
         .json()
         .await
         .expect("json");
-    let (status, _) = page(
+    let status = console::page(
         app,
-        &cookie,
+        &browser,
         &format!(
             "/brands/{}/settings/channels/new/{}",
             other["id"].as_str().expect("id"),
@@ -796,7 +763,8 @@ both!(wizard_account_and_audit_pages_render_each_step, |app| {
         ),
         "en",
     )
-    .await;
+    .await
+    .status();
     assert_eq!(status, 404);
 });
 

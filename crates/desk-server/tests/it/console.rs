@@ -25,7 +25,12 @@ pub(crate) async fn admin(app: &TestApp) -> Browser {
 }
 
 /// `GET path` as a browser page: with the session cookie, no redirects followed.
-async fn page(app: &TestApp, browser: &Browser, path: &str, lang: &str) -> reqwest::Response {
+pub(crate) async fn page(
+    app: &TestApp,
+    browser: &Browser,
+    path: &str,
+    lang: &str,
+) -> reqwest::Response {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -15,7 +15,7 @@ use crate::helpers::{Backend, SECRET, store_config};
 const KEY: &str = "crash-test-key";
 const USERS: u64 = 20;
 
-fn linedesk(store_args: &[String]) -> Command {
+fn linedesk() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_linedesk"));
     command
         .env("RUST_LOG", "error")
@@ -26,16 +26,65 @@ fn linedesk(store_args: &[String]) -> Command {
         .env("LINEDESK_SECRET_KEY", "a".repeat(64))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    command.args(store_args);
     command
 }
 
-fn serve(store_args: &[String], port: u16) -> Child {
-    let mut command = linedesk(&[]);
-    command
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(store_args);
-    command.spawn().expect("start linedesk serve")
+/// A database with one channel (`KEY`) added through the binary's CLI, for `linedesk serve` runs.
+struct Deployment {
+    config: desk_store::StoreConfig,
+    /// The flags that point the binary at this database.
+    store_args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// `None` for Postgres when no test server is configured.
+    async fn prepare(backend: Backend) -> Option<Deployment> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let Some(config) = store_config(backend, dir.path()).await else {
+            eprintln!("LINEDESK_TEST_POSTGRES_URL not set: Postgres run skipped");
+            return None;
+        };
+        let store_args: Vec<String> = match &config {
+            desk_store::StoreConfig::Sqlite { .. } => {
+                vec!["--data-dir".into(), dir.path().display().to_string()]
+            }
+            desk_store::StoreConfig::Postgres { url, .. } => {
+                vec!["--database-url".into(), url.clone()]
+            }
+        };
+        let status = linedesk()
+            .args([
+                "channel",
+                "add",
+                "--line-channel-id",
+                "1650000009",
+                "--secret",
+                SECRET,
+                "--channel-key",
+                KEY,
+            ])
+            .args(&store_args)
+            .status()
+            .expect("channel add");
+        assert!(status.success());
+        Some(Deployment {
+            config,
+            store_args,
+            _dir: dir,
+        })
+    }
+
+    /// Starts `linedesk serve` on `port` and waits until it is healthy.
+    async fn serve(&self, http: &reqwest::Client, port: u16) -> Child {
+        let child = linedesk()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(&self.store_args)
+            .spawn()
+            .expect("start linedesk serve");
+        wait_healthy(http, port).await;
+        child
+    }
 }
 
 async fn wait_healthy(http: &reqwest::Client, port: u16) {
@@ -73,37 +122,12 @@ fn body(worker: u64, n: u64) -> (String, Vec<u8>) {
 }
 
 async fn crash_story(backend: Backend) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let Some(config) = store_config(backend, dir.path()).await else {
-        eprintln!("LINEDESK_TEST_POSTGRES_URL not set: Postgres run skipped");
+    let Some(deployment) = Deployment::prepare(backend).await else {
         return;
     };
-    let store_args: Vec<String> = match &config {
-        desk_store::StoreConfig::Sqlite { .. } => {
-            vec!["--data-dir".into(), dir.path().display().to_string()]
-        }
-        desk_store::StoreConfig::Postgres { url, .. } => vec!["--database-url".into(), url.clone()],
-    };
-    let status = linedesk(&[])
-        .args([
-            "channel",
-            "add",
-            "--line-channel-id",
-            "1650000009",
-            "--secret",
-            SECRET,
-            "--channel-key",
-            KEY,
-        ])
-        .args(&store_args)
-        .status()
-        .expect("channel add");
-    assert!(status.success());
-
     let http = reqwest::Client::new();
     let port = free_port();
-    let mut child = serve(&store_args, port);
-    wait_healthy(&http, port).await;
+    let mut child = deployment.serve(&http, port).await;
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -149,9 +173,8 @@ async fn crash_story(backend: Backend) {
     );
 
     // Restart on the same data: everything acknowledged is there, once, and gets applied.
-    let mut child = serve(&store_args, port);
-    wait_healthy(&http, port).await;
-    let store = open_store(&config).await.expect("open store");
+    let mut child = deployment.serve(&http, port).await;
+    let store = open_store(&deployment.config).await.expect("open store");
     let channel = store
         .channel_by_key(KEY)
         .await
@@ -241,31 +264,9 @@ async fn slow_bot(
 /// `kill -9` while the external bot is thinking: after the restart the turn is asked again
 /// (with the same idempotency key) and the user gets exactly one answer.
 async fn bot_crash_story(backend: Backend) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let Some(config) = store_config(backend, dir.path()).await else {
-        eprintln!("LINEDESK_TEST_POSTGRES_URL not set: Postgres run skipped");
+    let Some(deployment) = Deployment::prepare(backend).await else {
         return;
     };
-    let store_args: Vec<String> = match &config {
-        desk_store::StoreConfig::Sqlite { .. } => {
-            vec!["--data-dir".into(), dir.path().display().to_string()]
-        }
-        desk_store::StoreConfig::Postgres { url, .. } => vec!["--database-url".into(), url.clone()],
-    };
-    let status = linedesk(&[])
-        .args([
-            "channel",
-            "add",
-            "--line-channel-id",
-            "1650000009",
-            "--secret",
-            SECRET,
-        ])
-        .args(["--channel-key", KEY])
-        .args(&store_args)
-        .status()
-        .expect("channel add");
-    assert!(status.success());
 
     let bot = SlowBot::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -278,7 +279,7 @@ async fn bot_crash_story(backend: Backend) {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The channel's external bot, its secret sealed with the key the binary runs with.
-    let store = open_store(&config).await.expect("open store");
+    let store = open_store(&deployment.config).await.expect("open store");
     let channel = store
         .channel_by_key(KEY)
         .await
@@ -312,8 +313,7 @@ async fn bot_crash_story(backend: Backend) {
 
     let http = reqwest::Client::new();
     let port = free_port();
-    let mut child = serve(&store_args, port);
-    wait_healthy(&http, port).await;
+    let mut child = deployment.serve(&http, port).await;
     let (_, webhook) = body(99, 1);
     let acked = http
         .post(format!("http://127.0.0.1:{port}/line/webhook/{KEY}"))
@@ -336,8 +336,7 @@ async fn bot_crash_story(backend: Backend) {
 
     // Restarted: the turn is asked again (on Postgres once the dead run's lease is out) and
     // answered once.
-    let mut child = serve(&store_args, port);
-    wait_healthy(&http, port).await;
+    let mut child = deployment.serve(&http, port).await;
     let mut answers = Vec::new();
     for _ in 0..600 {
         let pending = store.bot_turns_pending().await.expect("pending");

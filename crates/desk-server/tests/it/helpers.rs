@@ -82,6 +82,28 @@ pub async fn store_config(backend: Backend, dir: &std::path::Path) -> Option<Sto
     }
 }
 
+/// Weekly business hours (UTC) open one hour a day, starting about twelve hours from now: the
+/// department is closed now.
+pub fn weekly_hours_closed_now() -> Value {
+    let minute_of_day = (now_ms() / 60_000) % 1_440;
+    let start = ((minute_of_day + 720) % 1_440).min(1_380);
+    let window = serde_json::json!([{"start": start, "end": start + 60}]);
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    Value::Object(
+        days.iter()
+            .map(|d| ((*d).to_owned(), window.clone()))
+            .collect(),
+    )
+}
+
 impl TestApp {
     /// `None` for Postgres when no test server is configured.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {

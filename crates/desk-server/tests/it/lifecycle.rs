@@ -291,22 +291,7 @@ async fn two_instances_close_each_due_chat_exactly_once() {
 
 both!(idle_close_waits_for_business_hours_when_asked, |app| {
     // The department is open one hour a day, starting 12 hours from now (UTC): now is outside.
-    let minute_of_day = (desk_server::clock::now_ms() / 60_000) % 1_440;
-    let start = (minute_of_day + 720) % 1_440;
-    let window = json!([{"start": start.min(1_380), "end": start.min(1_380) + 60}]);
-    let days = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let weekly: serde_json::Map<String, Value> = days
-        .iter()
-        .map(|d| ((*d).to_owned(), window.clone()))
-        .collect();
+    let weekly = weekly_hours_closed_now();
     let path = format!("/api/v1/departments/{}/hours", app.channel.department_id);
     let bad = app
         .send_json(
