@@ -266,7 +266,9 @@ both!(
         let parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let expires: i64 = parts[1].parse().expect("expiry");
         let mut tampered = parts.clone();
-        tampered[2] = format!("A{}", &parts[2][1..]);
+        // Change the MAC's first character to a different one (it may already be 'A').
+        let swapped = if parts[2].starts_with('A') { 'B' } else { 'A' };
+        tampered[2] = format!("{swapped}{}", &parts[2][1..]);
         let mut extended = parts.clone();
         extended[1] = (expires + 86_400).to_string();
         let mut preview_with_original_mac = parts.clone();
