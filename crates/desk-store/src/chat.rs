@@ -4,11 +4,10 @@
 //! processed, so a crash either applies it whole or leaves it to be claimed again.
 
 use desk_core::{
-    BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, Direction,
-    FriendStatus, MessageId, MessageStatus, Millis, ReplyToken,
+    BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, FriendStatus,
+    MessageId, Millis, ReplyToken,
 };
 use serde_json::{Value, json};
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{
@@ -101,101 +100,20 @@ pub struct InboundItem {
     pub effect: InboundEffect,
 }
 
-/// Applies one item inside an open transaction `$tx` (a `&mut Transaction`); evaluates to
-/// [`Applied`]. The inbox row is claimed for good first: if another processor (after an
-/// expired lease) applied it already, nothing happens, so an event is applied exactly once.
+/// Applies one event other than a message (see [`apply_messages_in_tx!`]) inside an open
+/// transaction `$tx` (a `&mut Transaction`), its inbox row already claimed; evaluates to
+/// [`Applied`].
 macro_rules! apply_in_tx {
-    ($tx:expr, $capacity_sql:expr, $item:expr, $now:expr) => {{
+    ($tx:expr, $capacity_sql:expr, $scope:expr, $effect:expr, $now:expr) => {{
         let tx = $tx;
-        let InboundItem { inbox_id, scope, rules, event_ms, effect } = $item;
+        let scope: ChannelScope = $scope;
+        let effect: InboundEffect = $effect;
         let now: Millis = $now;
-        'apply: {
-                let first = sqlx::query(
-                    "UPDATE webhook_inbox SET processed_ms = $1, last_error = NULL WHERE id = $2 AND processed_ms IS NULL",
-                )
-                .bind(now)
-                .bind(inbox_id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !first {
-                    break 'apply Applied::default();
-                }
+        {
                 let mut applied = Applied::default();
                 match effect {
-                    InboundEffect::Message {
-                        contact,
-                        message,
-                        reply_token,
-                    } => {
-                        let known: Option<(Uuid,)> = sqlx::query_as(
-                            "SELECT conversation_id FROM messages WHERE channel_id = $1 AND line_message_id = $2",
-                        )
-                        .bind(scope.channel_id.0)
-                        .bind(&message.line_message_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                        if let Some((conversation,)) = known {
-                            // The same message again (under another event id): already applied.
-                            applied.conversation_id = Some(ConversationId(conversation));
-                            break 'apply applied;
-                        }
-                        let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
-                        let (conversation, opened) =
-                            user_wrote!(tx, $capacity_sql, scope, &rules, contact_id, now);
-                        applied.contact_id = Some(contact_id);
-                        applied.conversation_id = Some(conversation);
-                        applied.opened = opened;
-                        let id = MessageId::new();
-                        let inserted = sqlx::query(
-                            "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
-                             quote_token, mark_as_read_token, sender_line_id, sender_name, status, event_ms, created_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                             ON CONFLICT (channel_id, line_message_id) DO NOTHING",
-                        )
-                        .bind(id.0)
-                        .bind(conversation.0)
-                        .bind(scope.channel_id.0)
-                        .bind(Direction::In.as_str())
-                        .bind(message.kind.as_str())
-                        .bind(Json(&message.body))
-                        .bind(&message.line_message_id)
-                        .bind(&message.quote_token)
-                        .bind(&message.mark_as_read_token)
-                        .bind(&message.sender_line_id)
-                        .bind(&message.sender_name)
-                        .bind(MessageStatus::Received.as_str())
-                        .bind(event_ms)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?
-                        .rows_affected()
-                            == 1;
-                        if inserted {
-                            applied.message_id = Some(id);
-                            schedule_download!(&mut **tx, scope, id, &message, now);
-                            // Keep the newest reply token: the older one would expire first anyway.
-                            sqlx::query(
-                                "UPDATE conversations SET last_message_ms = CASE WHEN last_message_ms < $1 THEN $1 ELSE last_message_ms END,
-                                 reply_token = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $2 ELSE reply_token END,
-                                 reply_token_ms = CASE WHEN $2 IS NOT NULL AND (reply_token_ms IS NULL OR reply_token_ms <= $1) THEN $1 ELSE reply_token_ms END
-                                 WHERE id = $3",
-                            )
-                            .bind(event_ms)
-                            .bind(&reply_token)
-                            .bind(conversation.0)
-                            .execute(&mut **tx)
-                            .await?;
-                            append_event!(
-                                &mut **tx,
-                                scope.brand_id,
-                                Some(conversation),
-                                "message.created",
-                                json!({"message_id": id, "conversation_id": conversation, "opened": opened}),
-                                now
-                            );
-                        }
+                    InboundEffect::Message { .. } => {
+                        return Err(StoreError::Conflict("messages are applied in runs".into()));
                     }
                     InboundEffect::FriendStatus { contact, status, unblocked } => {
                         let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
@@ -292,6 +210,11 @@ impl Store {
     /// Applies inbound events in order, in one transaction: one commit (one fsync on SQLite)
     /// for a whole batch. If it fails, nothing of the batch is applied; the caller retries the
     /// items one by one so a single bad event cannot hold back the rest.
+    ///
+    /// Each inbox row is claimed for good first: one another processor (after an expired
+    /// lease) applied already is skipped, so an event is applied exactly once. Runs of
+    /// messages are applied together ([`apply_messages_in_tx!`]), other events one at a time;
+    /// the order of the batch is kept.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
     pub async fn apply_inbound_batch(
         &self,
@@ -302,15 +225,82 @@ impl Store {
             crate::lifecycle::CAPACITY_SQLITE,
             crate::lifecycle::CAPACITY_POSTGRES,
         );
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let mut results = Vec::with_capacity(items.len());
-            for item in items {
-                // The chatbot's turn is queued with the event: nothing waits in memory.
-                let (bot_on, inbox_id) = (item.rules.settings.bot_enabled(), item.inbox_id);
-                let applied = apply_in_tx!(&mut tx, capacity, item, now);
-                queue_bot_turn!(&mut tx, bot_on, inbox_id, &applied, now);
-                results.push(applied);
+            let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
+            q.push_bind(now)
+                .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
+            let mut ids = q.separated(", ");
+            for item in &items {
+                ids.push_bind(item.inbox_id);
+            }
+            q.push(") RETURNING id");
+            let claimed: Vec<(i64,)> = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+            let claimed: std::collections::HashSet<i64> =
+                claimed.into_iter().map(|(id,)| id).collect();
+
+            let mut results = vec![Applied::default(); items.len()];
+            // The chatbot's turn is queued with the event: nothing waits in memory.
+            let bot: Vec<(bool, i64)> = items
+                .iter()
+                .map(|i| (i.rules.settings.bot_enabled(), i.inbox_id))
+                .collect();
+            let mut run: Vec<(usize, crate::inbound::MessageItem)> = Vec::new();
+            let mut items = items
+                .into_iter()
+                .enumerate()
+                .filter(|(_, item)| claimed.contains(&item.inbox_id))
+                .peekable();
+            while let Some((i, item)) = items.next() {
+                let InboundItem {
+                    scope,
+                    rules,
+                    event_ms,
+                    effect,
+                    ..
+                } = item;
+                match effect {
+                    InboundEffect::Message {
+                        contact,
+                        message,
+                        reply_token,
+                    } => {
+                        run.push((
+                            i,
+                            crate::inbound::MessageItem {
+                                scope,
+                                rules,
+                                event_ms,
+                                contact,
+                                message,
+                                reply_token,
+                            },
+                        ));
+                    }
+                    effect => {
+                        results[i] = apply_in_tx!(&mut tx, capacity, scope, effect, now);
+                        queue_bot_turn!(&mut tx, bot[i].0, bot[i].1, &results[i], now);
+                    }
+                }
+                let run_ends = items
+                    .peek()
+                    .is_none_or(|(_, next)| !matches!(next.effect, InboundEffect::Message { .. }));
+                if run_ends && !run.is_empty() {
+                    let (at, run_items): (Vec<usize>, Vec<_>) =
+                        std::mem::take(&mut run).into_iter().unzip();
+                    let applied = apply_messages_in_tx!(&mut tx, capacity, &run_items, now);
+                    for (i, applied) in at.into_iter().zip(applied) {
+                        queue_bot_turn!(&mut tx, bot[i].0, bot[i].1, &applied, now);
+                        results[i] = applied;
+                    }
+                }
             }
             tx.commit().await?;
             Ok(results)
@@ -355,6 +345,33 @@ impl Store {
             .fetch_optional(pool)
             .await
         })?)
+    }
+
+    /// When each contact's profile was last fetched, by `(channel, LINE id)`; contacts not
+    /// stored are absent, contacts without a profile map to `None`.
+    pub async fn contact_profile_times(
+        &self,
+        keys: &[(ChannelId, String)],
+    ) -> Result<std::collections::HashMap<(ChannelId, String), Option<Millis>>> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Uuid, String, Option<Millis>)> = on_read!(self.backend(), |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT channel_id, line_id, profile_ms FROM contacts WHERE ",
+            );
+            crate::push_key_pairs(
+                &mut q,
+                ("channel_id", "line_id"),
+                keys.iter()
+                    .map(|(channel, line_id)| (channel.0, line_id.as_str())),
+            );
+            q.build_query_as().persistent(false).fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, line_id, at)| ((ChannelId(channel), line_id), at))
+            .collect())
     }
 
     /// One conversation.

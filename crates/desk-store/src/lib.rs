@@ -21,6 +21,9 @@ mod bot;
 #[macro_use]
 mod bot_queue;
 mod channel_admin;
+// After the macros it uses, before `chat`, which applies runs of messages with it.
+#[macro_use]
+mod inbound;
 mod chat;
 mod console;
 mod conversations;
@@ -69,6 +72,27 @@ pub use outbox::{CHAT_COMPLETED, CONTACT_BLOCKED};
 pub use routing::{MAX_CAPACITY, MIN_CAPACITY};
 pub use sessions::{NewSession, SessionRecord};
 pub use wizard::{IssuedToken, WizardRow};
+
+/// Appends `(first = $a AND second = $b) OR …`, one term per pair: a look-up of many keys of
+/// a two-column unique index in one statement, which both backends answer from the index.
+pub(crate) fn push_key_pairs<'a, DB>(
+    q: &mut sqlx::QueryBuilder<DB>,
+    (first, second): (&str, &str),
+    pairs: impl IntoIterator<Item = (uuid::Uuid, &'a str)>,
+) where
+    DB: sqlx::Database,
+    uuid::Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut or = q.separated(" OR ");
+    for (a, b) in pairs {
+        or.push(format_args!("({first} = "));
+        or.push_bind_unseparated(a);
+        or.push_unseparated(format_args!(" AND {second} = "));
+        or.push_bind_unseparated(b);
+        or.push_unseparated(")");
+    }
+}
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -86,19 +86,105 @@ impl LifecycleRow {
     }
 }
 
+/// The lifecycle columns of `conversations`, for a [`LifecycleRow`]; append a `WHERE`.
+macro_rules! lifecycle_select {
+    () => {
+        "SELECT id, brand_id, channel_id, contact_id, department_id, previous_id, opened_ms, last_message_ms,
+         state, assignee_id, close_reason, closed_ms, pickup_deadline_ms, missed_close_at_ms, idle_close_at_ms,
+         version FROM conversations "
+    };
+}
+
 /// Loads a conversation's lifecycle row in `$exec`; evaluates to `Option<LifecycleRow>`.
 macro_rules! load_lifecycle {
     ($exec:expr, $id:expr) => {{
         let id: desk_core::ConversationId = $id;
-        let row: Option<$crate::lifecycle::LifecycleRow> = sqlx::query_as(
-            "SELECT id, brand_id, channel_id, contact_id, department_id, previous_id, opened_ms, last_message_ms,
-             state, assignee_id, close_reason, closed_ms, pickup_deadline_ms, missed_close_at_ms, idle_close_at_ms,
-             version FROM conversations WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_optional($exec)
-        .await?;
+        let row: Option<$crate::lifecycle::LifecycleRow> =
+            sqlx::query_as(concat!(lifecycle_select!(), "WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional($exec)
+                .await?;
         row
+    }};
+}
+
+/// A conversation to save with [`save_lifecycles!`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Save<'a> {
+    pub conversation: &'a Conversation,
+    /// The version it was loaded at: it is saved only if the row is still there.
+    pub seen: i64,
+    /// Whether the lifecycle changed (the version moves on only then).
+    pub changed: bool,
+    /// The newest event time of messages just stored in it, and the newest reply token
+    /// among them (kept unless the stored one is newer).
+    pub message_ms: Option<Millis>,
+    pub reply: Option<(&'a str, Millis)>,
+}
+
+impl<'a> Save<'a> {
+    /// A transition's conversation, nothing else.
+    pub fn transition(conversation: &'a Conversation, seen: i64) -> Self {
+        Self {
+            conversation,
+            seen,
+            changed: true,
+            message_ms: None,
+            reply: None,
+        }
+    }
+}
+
+/// Saves conversations in one statement, each only if its row is still at the version it
+/// was loaded at; evaluates to how many were saved.
+macro_rules! save_lifecycles {
+    ($exec:expr, $saves:expr) => {{
+        let saves: &[$crate::lifecycle::Save<'_>] = $saves;
+        let mut q = sqlx::QueryBuilder::new(
+            "WITH v (id, seen, bump, state, assignee_id, close_reason, closed_ms, pickup_deadline_ms,
+             missed_close_at_ms, idle_close_at_ms, next_deadline_ms, last_message_ms, department_id,
+             message_ms, reply_token, reply_token_ms) AS (",
+        );
+        q.push_values(saves, |mut row, s| {
+            let c = s.conversation;
+            let r = c.to_row();
+            row.push_bind(r.id.0)
+                .push_bind(s.seen)
+                .push_bind(i64::from(s.changed))
+                .push_bind(r.state.as_str())
+                .push_bind(r.assignee.map(|a| a.0))
+                .push_bind(r.close_reason.map(|c| c.as_str()))
+                .push_bind(r.closed_ms)
+                .push_bind(r.pickup_deadline_ms)
+                .push_bind(r.missed_close_at_ms)
+                .push_bind(r.idle_close_at_ms)
+                .push_bind(c.next_deadline().map(|(_, at)| at))
+                .push_bind(r.last_message_ms)
+                .push_bind(r.department.0)
+                .push_bind(s.message_ms)
+                .push_bind(s.reply.map(|(token, _)| token))
+                .push_bind(s.reply.map(|(_, at)| at));
+        });
+        // A closed chat's reply token goes (nobody may answer it); an offer ends once
+        // someone holds the chat.
+        q.push(
+            ") UPDATE conversations SET state = v.state, assignee_id = v.assignee_id,
+             close_reason = v.close_reason, closed_ms = v.closed_ms, pickup_deadline_ms = v.pickup_deadline_ms,
+             missed_close_at_ms = v.missed_close_at_ms, idle_close_at_ms = v.idle_close_at_ms,
+             next_deadline_ms = v.next_deadline_ms, department_id = v.department_id,
+             last_message_ms = CASE WHEN v.message_ms > v.last_message_ms THEN v.message_ms ELSE v.last_message_ms END,
+             version = conversations.version + v.bump,
+             offered_to = CASE WHEN v.assignee_id IS NULL THEN conversations.offered_to ELSE NULL END,
+             reply_token = CASE WHEN v.state = 'closed' THEN NULL
+               WHEN v.reply_token IS NOT NULL AND (conversations.reply_token_ms IS NULL OR conversations.reply_token_ms <= v.reply_token_ms)
+               THEN v.reply_token ELSE conversations.reply_token END,
+             reply_token_ms = CASE WHEN v.state = 'closed' THEN NULL
+               WHEN v.reply_token IS NOT NULL AND (conversations.reply_token_ms IS NULL OR conversations.reply_token_ms <= v.reply_token_ms)
+               THEN v.reply_token_ms ELSE conversations.reply_token_ms END
+             FROM v WHERE conversations.id = v.id AND conversations.version = v.seen",
+        );
+        // One row is the common statement (every operator action): worth preparing once.
+        q.build().persistent(saves.len() == 1).execute($exec).await?.rows_affected()
     }};
 }
 
@@ -106,33 +192,8 @@ macro_rules! load_lifecycle {
 /// whether it was saved.
 macro_rules! save_lifecycle {
     ($exec:expr, $conversation:expr, $version:expr) => {{
-        let c: &desk_core::lifecycle::Conversation = $conversation;
-        let r = c.to_row();
-        let updated = sqlx::query(
-            "UPDATE conversations SET state = $1, assignee_id = $2, close_reason = $3, closed_ms = $4,
-             pickup_deadline_ms = $5, missed_close_at_ms = $6, idle_close_at_ms = $7, next_deadline_ms = $8,
-             last_message_ms = $9, department_id = $10, version = version + 1,
-             offered_to = CASE WHEN $2 IS NULL THEN offered_to ELSE NULL END,
-             reply_token = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token END,
-             reply_token_ms = CASE WHEN $1 = 'closed' THEN NULL ELSE reply_token_ms END
-             WHERE id = $11 AND version = $12",
-        )
-        .bind(r.state.as_str())
-        .bind(r.assignee.map(|a| a.0))
-        .bind(r.close_reason.map(|c| c.as_str()))
-        .bind(r.closed_ms)
-        .bind(r.pickup_deadline_ms)
-        .bind(r.missed_close_at_ms)
-        .bind(r.idle_close_at_ms)
-        .bind(c.next_deadline().map(|(_, at)| at))
-        .bind(r.last_message_ms)
-        .bind(r.department.0)
-        .bind(r.id.0)
-        .bind($version)
-        .execute($exec)
-        .await?
-        .rows_affected();
-        updated == 1
+        let save = $crate::lifecycle::Save::transition($conversation, $version);
+        save_lifecycles!($exec, &[save]) == 1
     }};
 }
 
@@ -165,46 +226,88 @@ macro_rules! insert_conversation {
     }};
 }
 
-/// Carries out a transition's effects that live in the database: timeline entries and the
-/// state change go to the realtime log; a closing message is queued for sending. `$tx` is a
-/// `&mut Transaction`.
+/// What a transition writes, in order.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// A row for the realtime log.
+    Event(crate::tx::NewEvent),
+    /// The closing message to queue: the chat is closed, the user still gets it.
+    SendClosing(desk_core::ClosingMessage),
+}
+
+/// A transition's effects that live in the database: timeline entries and the state change
+/// go to the realtime log; a closing message is queued for sending. Routing effects run in
+/// the server (desk-core's Router), so they store nothing.
+pub(crate) fn steps(t: &desk_core::lifecycle::Transition, brand: desk_core::BrandId) -> Vec<Step> {
+    use desk_core::lifecycle::Effect;
+    let id = t.conversation.id;
+    let event = |kind, payload| {
+        Step::Event(crate::tx::NewEvent {
+            brand,
+            conversation: Some(id),
+            kind,
+            payload,
+        })
+    };
+    let mut steps: Vec<Step> = t
+        .effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Timeline(e) => Some(event(
+                "timeline",
+                serde_json::json!({"conversation_id": id, "kind": "lifecycle", "event": e}),
+            )),
+            Effect::SendClosingMessage { message } => Some(Step::SendClosing(message.clone())),
+            Effect::Route { .. } | Effect::AssignTo { .. } | Effect::Unroute => None,
+        })
+        .collect();
+    let row = t.conversation.to_row();
+    steps.push(event(
+        "conversation.updated",
+        serde_json::json!({"conversation_id": id, "state": row.state, "assignee_id": row.assignee,
+            "close_reason": row.close_reason}),
+    ));
+    steps
+}
+
+/// Queues a transition's closing message. `$tx` is a `&mut Transaction`.
+macro_rules! send_closing {
+    ($tx:expr, $brand:expr, $channel:expr, $transition:expr, $message:expr, $now:expr) => {{
+        let t: &desk_core::lifecycle::Transition = $transition;
+        let message: &desk_core::ClosingMessage = $message;
+        // The recipient is looked up only here: few transitions send anything.
+        let (to,): (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
+            .bind(t.conversation.contact.0)
+            .fetch_one(&mut **$tx)
+            .await?;
+        let body = serde_json::json!({"type": "text", "text": message.as_str()});
+        let sent = queue_send!($tx, $brand, $channel, t.conversation.id, None::<uuid::Uuid>, &to,
+            desk_core::MessageKind::Text, body, $now);
+        // The chatbot's own closing message is the bot's, in the transcript too.
+        if t.conversation.close_reason() == Some(desk_core::CloseReason::BotIdle) {
+            sqlx::query("UPDATE messages SET sender_bot = TRUE WHERE id = $1")
+                .bind(sent.0)
+                .execute(&mut **$tx)
+                .await?;
+        }
+    }};
+}
+
+/// Carries out a transition's [`steps`] at once. `$tx` is a `&mut Transaction`.
 macro_rules! record_transition {
     ($tx:expr, $brand:expr, $channel:expr, $transition:expr, $now:expr) => {{
         let t: &desk_core::lifecycle::Transition = $transition;
         let brand = desk_core::BrandId($brand);
-        let id = t.conversation.id;
-        for effect in &t.effects {
-            match effect {
-                desk_core::lifecycle::Effect::Timeline(event) => {
-                    append_event!(&mut **$tx, brand, Some(id), "timeline",
-                        serde_json::json!({"conversation_id": id, "kind": "lifecycle", "event": event}), $now);
+        for step in $crate::lifecycle::steps(t, brand) {
+            match step {
+                $crate::lifecycle::Step::Event(e) => {
+                    append_event!(&mut **$tx, e.brand, e.conversation, e.kind, e.payload, $now);
                 }
-                desk_core::lifecycle::Effect::SendClosingMessage { message } => {
-                    // The recipient is looked up only here: few transitions send anything.
-                    let (to,): (String,) = sqlx::query_as("SELECT line_id FROM contacts WHERE id = $1")
-                        .bind(t.conversation.contact.0)
-                        .fetch_one(&mut **$tx)
-                        .await?;
-                    let body = serde_json::json!({"type": "text", "text": message.as_str()});
-                    let sent = queue_send!($tx, brand, $channel, id, None::<uuid::Uuid>, &to, desk_core::MessageKind::Text, body, $now);
-                    // The chatbot's own closing message is the bot's, in the transcript too.
-                    if t.conversation.close_reason() == Some(desk_core::CloseReason::BotIdle) {
-                        sqlx::query("UPDATE messages SET sender_bot = TRUE WHERE id = $1")
-                            .bind(sent.0)
-                            .execute(&mut **$tx)
-                            .await?;
-                    }
+                $crate::lifecycle::Step::SendClosing(message) => {
+                    send_closing!($tx, brand, $channel, t, &message, $now);
                 }
-                // Routing runs in the server (desk-core's Router); nothing to store here.
-                desk_core::lifecycle::Effect::Route { .. }
-                | desk_core::lifecycle::Effect::AssignTo { .. }
-                | desk_core::lifecycle::Effect::Unroute => {}
             }
         }
-        let row = t.conversation.to_row();
-        append_event!(&mut **$tx, brand, Some(id), "conversation.updated",
-            serde_json::json!({"conversation_id": id, "state": row.state, "assignee_id": row.assignee,
-                "close_reason": row.close_reason}), $now);
     }};
 }
 
@@ -241,18 +344,19 @@ pub(crate) const CAPACITY_POSTGRES: &str = capacity_sql!(" FOR UPDATE");
 
 /// Refuses a transition that gives the chat to an operator who is already at capacity
 /// (accepting, answering a waiting chat, a transfer or a take-over): presence may be
-/// ignored by a deliberate pick-up, capacity may not. `$tx` is a `&mut Transaction`.
+/// ignored by a deliberate pick-up, capacity may not. `$assignee_before` is who held the chat
+/// before the transition. `$tx` is a `&mut Transaction`.
 macro_rules! check_capacity {
-    ($tx:expr, $sql:expr, $row:expr, $transition:expr) => {{
-        let row: &$crate::lifecycle::LifecycleRow = $row;
+    ($tx:expr, $sql:expr, $assignee_before:expr, $transition:expr) => {{
+        let before: Option<uuid::Uuid> = $assignee_before;
         let t: &desk_core::lifecycle::Transition = $transition;
         if let Some(operator) = t.conversation.to_row().assignee
-            && Some(operator.0) != row.assignee_id
+            && Some(operator.0) != before
             && t.conversation.state() != desk_core::ConversationState::Closed
         {
             let load: Option<(i32, i64)> = sqlx::query_as($sql)
                 .bind(operator.0)
-                .bind(row.id)
+                .bind(t.conversation.id.0)
                 .fetch_optional(&mut **$tx)
                 .await?;
             if let Some((capacity, held)) = load
@@ -302,7 +406,7 @@ macro_rules! transition_in_tx {
             )
             .map_err(|e| $crate::StoreError::Conflict(e.to_string()))?;
             if transition.changed {
-                check_capacity!(tx, $capacity_sql, &row, &transition);
+                check_capacity!(tx, $capacity_sql, row.assignee_id, &transition);
                 if !save_lifecycle!(&mut **tx, &transition.conversation, row.version) {
                     return Ok(None);
                 }

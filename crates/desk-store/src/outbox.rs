@@ -61,7 +61,7 @@ impl Store {
                 now,
             )
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
-            check_capacity!(&mut tx, capacity, &row, &transition);
+            check_capacity!(&mut tx, capacity, row.assignee_id, &transition);
             if !save_lifecycle!(&mut *tx, &transition.conversation, row.version) {
                 return Err(StoreError::Conflict(crate::lifecycle::CHAT_CHANGED.into()));
             }

@@ -1,106 +1,146 @@
 //! Statements used inside several transactions. They are macros, not functions, because a
 //! SQLite and a Postgres transaction are different types: each use expands once per backend.
 
-/// Inserts or refreshes a contact; evaluates to its [`desk_core::ContactId`].
-/// A given profile replaces the stored one; a given friend status replaces the stored one.
+/// A contact to insert or refresh (see [`upsert_contacts!`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContactUpsert<'a> {
+    pub channel: desk_core::ChannelId,
+    pub contact: &'a crate::ContactRef,
+    pub status: Option<desk_core::FriendStatus>,
+}
+
+/// Inserts or refreshes contacts in one statement; evaluates to their ids by
+/// `(channel, LINE id)`. A given profile replaces the stored one; a given friend status
+/// replaces the stored one. The same contact given twice is written once, with the last
+/// profile and status given (one statement may not touch a row twice).
+macro_rules! upsert_contacts {
+    ($exec:expr, $contacts:expr, $now:expr) => {{
+        let mut merged: Vec<$crate::tx::ContactUpsert<'_>> = Vec::new();
+        for c in $contacts {
+            let c: $crate::tx::ContactUpsert<'_> = c;
+            match merged.iter_mut().find(|m| {
+                m.channel == c.channel && m.contact.line_id == c.contact.line_id
+            }) {
+                Some(m) => {
+                    if c.contact.profile.is_some() {
+                        m.contact = c.contact;
+                    }
+                    m.status = c.status.or(m.status);
+                }
+                None => merged.push(c),
+            }
+        }
+        let mut ids: std::collections::HashMap<(uuid::Uuid, String), desk_core::ContactId> =
+            std::collections::HashMap::with_capacity(merged.len());
+        if !merged.is_empty() {
+            let now: desk_core::Millis = $now;
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO contacts (id, channel_id, kind, line_id, display_name, picture_url, status_message,
+                 language, friend_status, profile_ms, created_ms, updated_ms) ",
+            );
+            q.push_values(&merged, |mut row, c| {
+                let profile = c.contact.profile.as_ref();
+                row.push_bind(desk_core::ContactId::new().0)
+                    .push_bind(c.channel.0)
+                    .push_bind(c.contact.kind.as_str())
+                    .push_bind(c.contact.line_id.as_str())
+                    .push_bind(profile.and_then(|p| p.display_name.as_deref()))
+                    .push_bind(profile.and_then(|p| p.picture_url.as_deref()))
+                    .push_bind(profile.and_then(|p| p.status_message.as_deref()))
+                    .push_bind(profile.and_then(|p| p.language.as_deref()))
+                    .push_bind(c.status.unwrap_or(desk_core::FriendStatus::Unknown).as_str())
+                    .push_bind(profile.map(|_| now))
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            // A row without a profile (profile_ms NULL) or without a status ('unknown')
+            // keeps the stored one.
+            q.push(
+                " ON CONFLICT (channel_id, line_id) DO UPDATE SET
+                   display_name = CASE WHEN excluded.profile_ms IS NULL THEN contacts.display_name ELSE excluded.display_name END,
+                   picture_url = CASE WHEN excluded.profile_ms IS NULL THEN contacts.picture_url ELSE excluded.picture_url END,
+                   status_message = CASE WHEN excluded.profile_ms IS NULL THEN contacts.status_message ELSE excluded.status_message END,
+                   language = CASE WHEN excluded.profile_ms IS NULL THEN contacts.language ELSE excluded.language END,
+                   profile_ms = COALESCE(excluded.profile_ms, contacts.profile_ms),
+                   friend_status = CASE WHEN excluded.friend_status = 'unknown' THEN contacts.friend_status ELSE excluded.friend_status END,
+                   updated_ms = excluded.updated_ms
+                 RETURNING id, channel_id, line_id",
+            );
+            let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> =
+                q.build_query_as().persistent(false).fetch_all($exec).await?;
+            ids.extend(
+                rows.into_iter()
+                    .map(|(id, channel, line_id)| ((channel, line_id), desk_core::ContactId(id))),
+            );
+        }
+        ids
+    }};
+}
+
+/// Inserts or refreshes one contact; evaluates to its [`desk_core::ContactId`].
 macro_rules! upsert_contact {
     ($exec:expr, $scope:expr, $contact:expr, $status:expr, $now:expr) => {{
         let contact: $crate::ContactRef = $contact;
-        let status: Option<desk_core::FriendStatus> = $status;
-        let has_profile = contact.profile.is_some();
-        let profile = contact.profile.unwrap_or_default();
-        let (id,): (uuid::Uuid,) = sqlx::query_as(
-            "INSERT INTO contacts (id, channel_id, kind, line_id, display_name, picture_url, status_message, language,
-             friend_status, profile_ms, created_ms, updated_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, 'unknown'), CASE WHEN $10 THEN $11 ELSE NULL END, $11, $11)
-             ON CONFLICT (channel_id, line_id) DO UPDATE SET
-               display_name = CASE WHEN $10 THEN excluded.display_name ELSE contacts.display_name END,
-               picture_url = CASE WHEN $10 THEN excluded.picture_url ELSE contacts.picture_url END,
-               status_message = CASE WHEN $10 THEN excluded.status_message ELSE contacts.status_message END,
-               language = CASE WHEN $10 THEN excluded.language ELSE contacts.language END,
-               profile_ms = CASE WHEN $10 THEN excluded.profile_ms ELSE contacts.profile_ms END,
-               friend_status = COALESCE($9, contacts.friend_status),
-               updated_ms = excluded.updated_ms
-             RETURNING id",
-        )
-        .bind(desk_core::ContactId::new().0)
-        .bind($scope.channel_id.0)
-        .bind(contact.kind.as_str())
-        .bind(&contact.line_id)
-        .bind(&profile.display_name)
-        .bind(&profile.picture_url)
-        .bind(&profile.status_message)
-        .bind(&profile.language)
-        .bind(status.map(desk_core::FriendStatus::as_str))
-        .bind(has_profile)
-        .bind($now)
-        .fetch_one($exec)
-        .await?;
-        desk_core::ContactId(id)
+        let channel: desk_core::ChannelId = $scope.channel_id;
+        let one = $crate::tx::ContactUpsert {
+            channel,
+            contact: &contact,
+            status: $status,
+        };
+        upsert_contacts!($exec, [one], $now)
+            .remove(&(channel.0, contact.line_id.clone()))
+            .ok_or($crate::StoreError::NotFound("contact"))?
     }};
 }
 
-/// A user wrote: the contact's live conversation takes the message through the lifecycle
-/// (resetting its idle timer), or, when there is none, a new one starts (linked to the
-/// contact's previous chat). `$tx` is a `&mut Transaction`. Evaluates to
-/// `(ConversationId, opened)`.
-///
-/// Deadlines count from `$now`, when the desk applies the message, not from LINE's event
-/// timestamp: every deadline then lives on one clock (the timer worker's), whatever the skew
-/// between LINE and this server. LINE's timestamp still orders the messages.
-macro_rules! user_wrote {
-    ($tx:expr, $capacity_sql:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
-        let contact: desk_core::ContactId = $contact;
-        let rules: &$crate::ChatRules = $rules;
-        let live: Option<(uuid::Uuid,)> = sqlx::query_as(
-            "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
-        )
-        .bind(contact.0)
-        .fetch_optional(&mut **$tx)
-        .await?;
-        match live {
-            Some((id,)) => {
-                let id = desk_core::ConversationId(id);
-                let command = Some(desk_core::lifecycle::Command::UserMessage);
-                transition_in_tx!(&mut *$tx, $capacity_sql, id, command, rules, $now)?.ok_or_else(
-                    || $crate::StoreError::Conflict($crate::lifecycle::CHAT_CHANGED.into()),
-                )?;
-                (id, false)
-            }
-            None => (start_conversation!($tx, $scope, rules, contact, $now), true),
-        }
-    }};
+/// A new conversation for a contact that has no live one (linked to its previous chat): with
+/// the chatbot when it is on, otherwise in the department's line. Evaluates to the started
+/// transition and its `conversation.opened` event; nothing is written yet.
+pub(crate) fn opening(
+    scope: crate::ChannelScope,
+    rules: &crate::ChatRules,
+    contact: desk_core::ContactId,
+    previous: Option<desk_core::ConversationId>,
+    now: desk_core::Millis,
+) -> (desk_core::lifecycle::Transition, NewEvent) {
+    let id = desk_core::ConversationId::new();
+    let started = desk_core::lifecycle::Conversation::start(
+        desk_core::lifecycle::NewConversation {
+            id,
+            contact,
+            department: scope.department_id,
+            previous,
+        },
+        &rules.settings,
+        now,
+    );
+    let opened = NewEvent {
+        brand: scope.brand_id,
+        conversation: Some(id),
+        kind: "conversation.opened",
+        payload: serde_json::json!({"conversation_id": id, "contact_id": contact}),
+    };
+    (started, opened)
 }
 
-/// Starts a conversation for a contact that has no live one (linked to its previous chat):
-/// with the chatbot when it is on, otherwise in the department's line. `$tx` is a
+/// Starts a conversation for a contact that has no live one (see [`opening`]). `$tx` is a
 /// `&mut Transaction`. Evaluates to the new [`desk_core::ConversationId`].
 macro_rules! start_conversation {
     ($tx:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
-        let rules: &$crate::ChatRules = $rules;
+        let scope: $crate::ChannelScope = $scope;
         let previous: Option<(uuid::Uuid,)> = sqlx::query_as(
             "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
         )
         .bind(contact.0)
         .fetch_optional(&mut **$tx)
         .await?;
-        let id = desk_core::ConversationId::new();
-        let started = desk_core::lifecycle::Conversation::start(
-            desk_core::lifecycle::NewConversation {
-                id,
-                contact,
-                department: $scope.department_id,
-                previous: previous.map(|(p,)| desk_core::ConversationId(p)),
-            },
-            &rules.settings,
-            $now,
-        );
-        insert_conversation!(&mut **$tx, $scope.brand_id.0, $scope.channel_id.0, &started.conversation);
-        append_event!(&mut **$tx, $scope.brand_id, Some(id), "conversation.opened",
-            serde_json::json!({"conversation_id": id, "contact_id": contact}), $now);
-        record_transition!($tx, $scope.brand_id.0, $scope.channel_id.0, &started, $now);
-        id
+        let previous = previous.map(|(p,)| desk_core::ConversationId(p));
+        let (started, opened) = $crate::tx::opening(scope, $rules, contact, previous, $now);
+        insert_conversation!(&mut **$tx, scope.brand_id.0, scope.channel_id.0, &started.conversation);
+        append_event!(&mut **$tx, opened.brand, opened.conversation, opened.kind, opened.payload, $now);
+        record_transition!($tx, scope.brand_id.0, scope.channel_id.0, &started, $now);
+        started.conversation.id
     }};
 }
 
@@ -154,6 +194,35 @@ macro_rules! append_event {
             .bind($now)
             .execute($exec)
             .await?;
+    }};
+}
+
+/// A row for the realtime log, to append with others (see [`append_events!`]).
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    pub brand: desk_core::BrandId,
+    pub conversation: Option<desk_core::ConversationId>,
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+}
+
+/// Appends events to the realtime log in order, a thousand rows per statement.
+macro_rules! append_events {
+    ($exec:expr, $events:expr, $now:expr) => {{
+        let events: &[$crate::tx::NewEvent] = $events;
+        for chunk in events.chunks(1_000) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO events (brand_id, conversation_id, kind, payload, created_ms) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.brand.0)
+                    .push_bind(e.conversation.map(|c| c.0))
+                    .push_bind(e.kind)
+                    .push_bind(sqlx::types::Json(&e.payload))
+                    .push_bind($now);
+            });
+            q.build().persistent(false).execute($exec).await?;
+        }
     }};
 }
 

@@ -60,7 +60,19 @@ pub async fn prepare(
 /// What one batch has learnt about a chat so far.
 #[derive(Debug, Default)]
 pub struct ChatMemo {
+    /// When the stored contact's profile was fetched (`None`: no contact or no profile yet).
+    profile_ms: Option<Millis>,
     profile_checked: bool,
+}
+
+impl ChatMemo {
+    /// A chat whose stored profile was fetched at `profile_ms`.
+    pub fn new(profile_ms: Option<Millis>) -> Self {
+        Self {
+            profile_ms,
+            profile_checked: false,
+        }
+    }
 }
 
 async fn effect_of(
@@ -164,7 +176,10 @@ async fn contact_of(
     let profile = match kind {
         ContactKind::User if !chat.profile_checked => {
             chat.profile_checked = true;
-            match needs_profile(state, scope, &line_id, now).await {
+            match chat
+                .profile_ms
+                .is_none_or(|at| now - at > PROFILE_MAX_AGE_MS)
+            {
                 true => fetch_profile(state, scope, &line_id, now).await,
                 false => None,
             }
@@ -176,23 +191,6 @@ async fn contact_of(
         line_id,
         profile,
     })
-}
-
-async fn needs_profile(state: &AppState, scope: ChannelScope, line_id: &str, now: Millis) -> bool {
-    match state
-        .store
-        .contact_by_line_id(scope.channel_id, line_id)
-        .await
-    {
-        Ok(Some(contact)) => contact
-            .profile_ms
-            .is_none_or(|at| now - at > PROFILE_MAX_AGE_MS),
-        Ok(None) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, "contact lookup failed; fetching the profile anyway");
-            true
-        }
-    }
 }
 
 /// A LINE profile; `None` when LINE cannot give one now (the contact keeps its old one).

@@ -13,11 +13,12 @@ use crate::service::{inbound, routing};
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
-/// small, so the transaction holds SQLite's single writer only briefly, yet enough to keep up
-/// with a busy desk (a thousand messages a second) between short waits.
-const BUSY_BATCH: i64 = 32;
+/// a run of messages costs a few statements whatever its length, so a batch holds SQLite's
+/// single writer for a few milliseconds and still keeps up with a busy desk between short
+/// waits.
+const BUSY_BATCH: i64 = 128;
 /// Events claimed at a time when ingest is quiet: catching up fast.
-const IDLE_BATCH: i64 = 128;
+const IDLE_BATCH: i64 = 256;
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
@@ -30,12 +31,15 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
 /// Longest a batch waits when requests only share commits: at ordinary busy rates chats must
 /// still reach the consoles within milliseconds.
-const SHORT_GIVE_WAY: Duration = Duration::from_millis(5);
+const SHORT_GIVE_WAY: Duration = Duration::from_millis(1);
 
 /// Runs the processor.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
-        let batch = match give_way_to_ingest(&state).await {
+        let started = tokio::time::Instant::now();
+        let load = give_way_to_ingest(&state).await;
+        let waited = started.elapsed();
+        let batch = match load {
             IngestLoad::Quiet => IDLE_BATCH,
             IngestLoad::Busy | IngestLoad::Saturated => BUSY_BATCH,
         };
@@ -52,7 +56,16 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
+            let events = rows.len();
+            let applying = tokio::time::Instant::now();
             process(&state, rows).await;
+            tracing::debug!(
+                events,
+                ?load,
+                waited_ms = waited.as_millis() as u64,
+                applied_ms = applying.elapsed().as_millis() as u64,
+                "inbox batch"
+            );
             if cancel.is_cancelled() {
                 return;
             }
@@ -71,18 +84,36 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             .or_default()
             .push(row);
     }
-    // Prepare (profile look-ups) in parallel across chats, in order within each.
+    // When each chat's stored profile was fetched, read at once for the batch: old or
+    // missing profiles are fetched from LINE.
+    let keys: Vec<(desk_core::ChannelId, String)> = chats
+        .keys()
+        .filter_map(|(channel, key)| Some((*channel, key.clone()?)))
+        .collect();
+    let profiles = state
+        .store
+        .contact_profile_times(&keys)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "contact look-up failed; fetching the profiles anyway");
+            Default::default()
+        });
+    // Prepare (profile fetches) in parallel across chats, in order within each.
     let prepared: Vec<Vec<(InboxRow, Result<InboundItem, inbound::InboundError>)>> =
-        futures::stream::iter(chats.into_values())
-            .map(|mut chat| async move {
-                chat.sort_by_key(|r| (r.event_ms, r.id));
-                let mut memo = inbound::ChatMemo::default();
-                let mut out = Vec::with_capacity(chat.len());
-                for row in chat {
-                    let item = inbound::prepare(state, &row, &mut memo, state.clock.now_ms()).await;
-                    out.push((row, item));
+        futures::stream::iter(chats.into_iter())
+            .map(|((channel, key), mut chat)| {
+                let profile_ms = key.and_then(|k| profiles.get(&(channel, k)).copied().flatten());
+                async move {
+                    chat.sort_by_key(|r| (r.event_ms, r.id));
+                    let mut memo = inbound::ChatMemo::new(profile_ms);
+                    let mut out = Vec::with_capacity(chat.len());
+                    for row in chat {
+                        let item =
+                            inbound::prepare(state, &row, &mut memo, state.clock.now_ms()).await;
+                        out.push((row, item));
+                    }
+                    out
                 }
-                out
             })
             .buffer_unordered(PARALLEL_CHATS)
             .collect()

@@ -281,3 +281,176 @@ conformance!(an_event_is_applied_once_even_if_claimed_twice, |store| {
         .expect("events");
     assert_eq!(events.len(), 1, "one timeline entry, not two");
 });
+
+conformance!(
+    one_batch_keeps_each_chats_order_across_runs_of_messages,
+    |store| {
+        let (channel, scope) = seed(store).await;
+        let from = |who: &str, id: &str, words: &str, reply: Option<&str>| {
+            let mut message = text(id, words);
+            message.sender_line_id = Some(who.into());
+            InboundEffect::Message {
+                contact: user(who, (who == "U2").then_some("Ren")),
+                message,
+                reply_token: reply.map(str::to_owned),
+            }
+        };
+        let blocked = InboundEffect::FriendStatus {
+            contact: user("U1", None),
+            status: FriendStatus::Blocked,
+            unblocked: false,
+        };
+        // U1 writes twice (U2 in between), m1 comes again under another event id, U1 blocks
+        // the account, then writes once more: a run of messages, one other event, a run.
+        let effects = [
+            (NOW, from("U1", "m1", "hi", Some("rt1"))),
+            (NOW, from("U2", "n1", "hello", Some("rt-n1"))),
+            (NOW + 1, from("U1", "m2", "anyone?", Some("rt2"))),
+            (NOW + 1, from("U1", "m1", "hi", None)),
+            (NOW + 2, blocked),
+            (NOW + 3, from("U1", "m3", "back", None)),
+        ];
+        let events: Vec<_> = effects
+            .iter()
+            .enumerate()
+            .map(|(i, (at, _))| desk_store::NewInboxEvent {
+                channel_id: channel.id,
+                dedupe_key: format!("ev{i}"),
+                chat_key: None,
+                event_type: "message".into(),
+                event_ms: *at,
+                raw: "{}".into(),
+            })
+            .collect();
+        store.inbox_append(events, NOW).await.expect("append");
+        let rows = store.inbox_claim(NOW, 1_000, 10).await.expect("claim");
+        let rules = std::sync::Arc::new(desk_store::ChatRules::default());
+        let items: Vec<desk_store::InboundItem> = rows
+            .iter()
+            .zip(effects)
+            .map(|(row, (at, effect))| desk_store::InboundItem {
+                inbox_id: row.id,
+                scope,
+                rules: rules.clone(),
+                event_ms: at,
+                effect,
+            })
+            .collect();
+        let applied = store
+            .apply_inbound_batch(items.clone(), NOW + 10)
+            .await
+            .expect("apply");
+
+        let first = applied[0].conversation_id.expect("U1's chat");
+        let other = applied[1].conversation_id.expect("U2's chat");
+        assert!(applied[0].opened && applied[1].opened && first != other);
+        assert_eq!(applied[2].conversation_id, Some(first));
+        assert!(!applied[2].opened && applied[2].message_id.is_some());
+        assert_eq!(
+            (applied[3].conversation_id, applied[3].message_id),
+            (Some(first), None),
+            "the repeated message is stored once"
+        );
+        let next = applied[5].conversation_id.expect("U1's next chat");
+        assert!(
+            applied[5].opened && next != first,
+            "blocking closed the first chat"
+        );
+
+        let texts = |messages: Vec<desk_store::Message>| -> Vec<String> {
+            messages
+                .iter()
+                .map(|m| m.body.0["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            texts(store.list_messages(first).await.expect("messages")),
+            ["hi", "anyone?"]
+        );
+        assert_eq!(
+            texts(store.list_messages(next).await.expect("messages")),
+            ["back"]
+        );
+        let first = store.conversation(first).await.expect("chat");
+        assert_eq!(
+            (first.state, first.close_reason()),
+            (
+                ConversationState::Closed,
+                Some(desk_core::CloseReason::Blocked)
+            )
+        );
+        assert_eq!(
+            first.last_message_ms,
+            NOW + 10,
+            "when the desk took the messages (its deadlines count from then)"
+        );
+        let next = store.conversation(next).await.expect("chat");
+        assert_eq!(next.previous_id, Some(first.id.0));
+        assert_eq!(
+            store
+                .reply_token(other)
+                .await
+                .expect("token")
+                .map(|t| t.token),
+            Some("rt-n1".into())
+        );
+        let u2 = store
+            .contact_by_line_id(channel.id, "U2")
+            .await
+            .expect("load")
+            .expect("U2");
+        assert_eq!(u2.display_name.as_deref(), Some("Ren"));
+
+        // The realtime log tells it in the same order: each chat opens before its first
+        // message, U1's messages come in order, and the block before U1's next chat.
+        let log = store
+            .events_after(scope.brand_id, 0, 100)
+            .await
+            .expect("events");
+        let position = |kind: &str, key: &str, value: String| {
+            log.iter()
+                .position(|e| e.kind == kind && e.payload.0[key] == value.as_str())
+                .unwrap_or_else(|| panic!("no {kind} with {key} {value}"))
+        };
+        let message_ids: Vec<String> = applied
+            .iter()
+            .filter_map(|a| a.message_id.map(|m| m.0.to_string()))
+            .collect();
+        assert_eq!(message_ids.len(), 4, "m1, n1, m2, m3");
+        let created: Vec<usize> = message_ids
+            .iter()
+            .map(|id| position("message.created", "message_id", id.clone()))
+            .collect();
+        let opened_first = position(
+            "conversation.opened",
+            "conversation_id",
+            first.id.0.to_string(),
+        );
+        let opened_next = position(
+            "conversation.opened",
+            "conversation_id",
+            next.id.0.to_string(),
+        );
+        let status = log
+            .iter()
+            .position(|e| e.kind == "contact.friend_status")
+            .expect("friend status");
+        assert!(opened_first < created[0] && created[0] < created[2]);
+        assert!(created[2] < status && status < opened_next && opened_next < created[3]);
+
+        // Claimed again (an expired lease): nothing is applied twice.
+        let again = store
+            .apply_inbound_batch(items, NOW + 20)
+            .await
+            .expect("apply again");
+        assert!(again.iter().all(|a| *a == desk_store::Applied::default()));
+        assert_eq!(
+            store
+                .events_after(scope.brand_id, 0, 100)
+                .await
+                .expect("events")
+                .len(),
+            log.len()
+        );
+    }
+);
