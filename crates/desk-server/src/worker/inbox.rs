@@ -17,6 +17,9 @@ use crate::state::AppState;
 /// single writer for a few milliseconds and still keeps up with a busy desk between short
 /// waits.
 const BUSY_BATCH: i64 = 128;
+/// Events claimed at a time when webhook requests saturate the writer: small, so each batch
+/// holds it only briefly (LINE waits for its answers meanwhile).
+const SATURATED_BATCH: i64 = 32;
 /// Events claimed at a time when ingest is quiet: catching up fast.
 const IDLE_BATCH: i64 = 256;
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
@@ -41,7 +44,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         let waited = started.elapsed();
         let batch = match load {
             IngestLoad::Quiet => IDLE_BATCH,
-            IngestLoad::Busy | IngestLoad::Saturated => BUSY_BATCH,
+            IngestLoad::Busy => BUSY_BATCH,
+            IngestLoad::Saturated => SATURATED_BATCH,
         };
         let now = state.clock.now_ms();
         let rows = match state.store.inbox_claim(now, LEASE_MS, batch).await {
