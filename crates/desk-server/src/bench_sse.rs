@@ -76,7 +76,10 @@ pub async fn run(args: BenchSseArgs) -> anyhow::Result<()> {
         epoch: Instant::now(),
         epoch_ms: now_ms(),
         due: RwLock::new(HashMap::new()),
+        users: args.users as u64,
         latency: Histogram::new(),
+        opening: Histogram::new(),
+        later: Histogram::new(),
         after_store: Histogram::new(),
         delivered: AtomicU64::new(0),
     });
@@ -176,6 +179,16 @@ pub async fn run(args: BenchSseArgs) -> anyhow::Result<()> {
     println!(
         "  of which from the start of the server's apply transaction (±1 ms): {}",
         shared.after_store.summary()
+    );
+    println!(
+        "  each user's first message (a new chat: profile fetch, routing; {} samples): {}",
+        shared.opening.count(),
+        shared.opening.summary()
+    );
+    println!(
+        "  later messages (an open chat; {} samples): {}",
+        shared.later.count(),
+        shared.later.summary()
     );
     println!(
         "server RSS MB: {:.1} with streams open, peak {:.1} under load, {:.1} after (VmHWM {:.1})",
@@ -440,8 +453,13 @@ struct Shared {
     epoch_ms: i64,
     /// Message id → when its webhook was due and when the server stored it (µs since `epoch`).
     due: RwLock<HashMap<u128, Sent>>,
+    /// Users writing in turn: message `n` is its user's first when `n < users`.
+    users: u64,
     /// Webhook due to SSE receipt.
     latency: Histogram,
+    /// The same, of each user's first message (it opens a chat) and of the others.
+    opening: Histogram,
+    later: Histogram,
     /// Stored (the server's `created_ms`) to SSE receipt: the hub's share.
     after_store: Histogram,
     delivered: AtomicU64,
@@ -452,6 +470,8 @@ struct Shared {
 struct Sent {
     due: u64,
     stored: u64,
+    /// Its user's first message.
+    opens: bool,
 }
 
 impl Shared {
@@ -469,7 +489,12 @@ impl Shared {
         let Ok(due) = self.due.read() else { return };
         pending.retain(|(id, received)| match due.get(id) {
             Some(sent) => {
-                self.latency.record(received.saturating_sub(sent.due));
+                let latency = received.saturating_sub(sent.due);
+                self.latency.record(latency);
+                match sent.opens {
+                    true => self.opening.record(latency),
+                    false => self.later.record(latency),
+                }
                 self.after_store
                     .record(received.saturating_sub(sent.stored));
                 false
@@ -562,17 +587,24 @@ async fn resolve(
         for id in ids.drain(..) {
             let message = store.message(MessageId(uuid::Uuid::from_u128(id))).await?;
             let text = message.body.0["text"].as_str().unwrap_or_default();
-            let due = text
+            let (n, due) = text
                 .strip_prefix(TEXT_PREFIX)
-                .and_then(|rest| rest.split(' ').nth(1))
-                .and_then(|us| us.parse::<u64>().ok())
+                .and_then(|rest| rest.split_once(' '))
+                .and_then(|(n, us)| Some((n.parse::<u64>().ok()?, us.parse::<u64>().ok()?)))
                 .with_context(|| format!("message {id} is not a bench text: {text:?}"))?;
             let stored = u64::try_from((message.created_ms - shared.epoch_ms) * 1_000).unwrap_or(0);
             shared
                 .due
                 .write()
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
-                .insert(id, Sent { due, stored });
+                .insert(
+                    id,
+                    Sent {
+                        due,
+                        stored,
+                        opens: n < shared.users,
+                    },
+                );
         }
         anyhow::ensure!(more, "the server closed a stream");
     }

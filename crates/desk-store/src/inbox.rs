@@ -38,13 +38,13 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct GroupCommitter {
     jobs: mpsc::Sender<Job>,
-    /// Requests waiting for a commit: other writers yield while it is non-zero.
-    waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// When the last append arrived (unix ms).
     last_append_ms: Arc<std::sync::atomic::AtomicI64>,
-    /// Moving average of requests per group commit, ×100. About 1 under ordinary traffic;
-    /// near the number of concurrent requests when ingest runs at capacity.
-    group_avg_x100: Arc<std::sync::atomic::AtomicU64>,
+    /// Moving average of the share of time the writer spends committing (or waiting for the
+    /// database to let it commit), in thousandths: near 0 under ordinary traffic, even in
+    /// bursts; near 1,000 when requests wait on it back to back. A count of requests per
+    /// commit would misread a burst that one quick commit absorbs as saturation.
+    busy_permille: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GroupCommitter {
@@ -52,20 +52,18 @@ impl GroupCommitter {
     pub(crate) fn spawn(backend: Arc<Backend>, writers: usize) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(8_192);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let group_avg_x100 = Arc::new(std::sync::atomic::AtomicU64::new(100));
+        let busy_permille = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for _ in 0..writers.max(1) {
-            let (backend, rx, waiting, avg) = (
-                backend.clone(),
-                rx.clone(),
-                waiting.clone(),
-                group_avg_x100.clone(),
-            );
+            let (backend, rx, busy) = (backend.clone(), rx.clone(), busy_permille.clone());
             tokio::spawn(async move {
                 loop {
-                    let group = {
+                    let (group, idle) = {
                         let mut rx = rx.lock().await;
+                        // Idle is waiting for work with the queue in hand, not waiting for
+                        // another writer to hand it over (that one is busy).
+                        let waiting = std::time::Instant::now();
                         let Some(first) = rx.recv().await else { return };
+                        let idle = waiting.elapsed();
                         let mut size = first.events.len();
                         let mut group = vec![first];
                         while size < MAX_GROUP {
@@ -77,24 +75,25 @@ impl GroupCommitter {
                                 Err(_) => break,
                             }
                         }
-                        group
+                        (group, idle)
                     };
-                    waiting.fetch_sub(group.len(), std::sync::atomic::Ordering::Relaxed);
-                    let size = group.len() as u64 * 100;
-                    let _ = avg.fetch_update(
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                        |old| Some((old * 7 + size) / 8),
-                    );
+                    let start = std::time::Instant::now();
                     commit_group(&backend, group).await;
+                    let committing = start.elapsed().as_micros();
+                    let cycle = (committing + idle.as_micros()).max(1);
+                    let sample = u64::try_from(committing * 1_000 / cycle).unwrap_or(1_000);
+                    let _ = busy.fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |old| Some((old * 7 + sample.min(1_000)) / 8),
+                    );
                 }
             });
         }
         Self {
             jobs,
-            waiting,
             last_append_ms: Default::default(),
-            group_avg_x100,
+            busy_permille,
         }
     }
 }
@@ -189,11 +188,11 @@ async fn insert_events(
 /// How hard webhook requests press on the writer (see [`Store::ingest_load`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IngestLoad {
-    /// Requests arrive about one per commit.
+    /// The writer is mostly idle between commits.
     Quiet,
-    /// Requests share commits: a few at a time.
+    /// The writer spends a good part of its time committing.
     Busy,
-    /// Requests pile up: many per commit, the writer is the bottleneck.
+    /// Requests wait on the writer back to back: it is the bottleneck.
     Saturated,
 }
 
@@ -209,9 +208,6 @@ impl Store {
         }
         let (done, result) = oneshot::channel();
         self.inbox_writer
-            .waiting
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inbox_writer
             .last_append_ms
             .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         self.inbox_writer
@@ -225,22 +221,21 @@ impl Store {
             .map_err(StoreError::InboxWrite)
     }
 
-    /// How hard webhook requests are pressing on the writer, from the moving average of
-    /// requests per group commit. Background writers (the inbox processor) give way by it: on
-    /// SQLite there is one writer, and LINE waits for its answer. Ordinary traffic (groups of
-    /// about one) is quiet.
+    /// How hard webhook requests are pressing on the writer, from the moving average of the
+    /// share of time it spends committing them. Background writers (the inbox processor)
+    /// give way by it: on SQLite there is one writer, and LINE waits for its answer.
     pub fn ingest_load(&self, now: Millis) -> IngestLoad {
         use std::sync::atomic::Ordering::Relaxed;
         const RECENT_MS: Millis = 50;
-        const BUSY_X100: u64 = 200;
-        const SATURATED_X100: u64 = 800;
+        const BUSY_PERMILLE: u64 = 300;
+        const SATURATED_PERMILLE: u64 = 700;
         let w = &self.inbox_writer;
         if now - w.last_append_ms.load(Relaxed) >= RECENT_MS {
             return IngestLoad::Quiet;
         }
-        match w.group_avg_x100.load(Relaxed) {
-            avg if avg > SATURATED_X100 => IngestLoad::Saturated,
-            avg if avg > BUSY_X100 => IngestLoad::Busy,
+        match w.busy_permille.load(Relaxed) {
+            busy if busy > SATURATED_PERMILLE => IngestLoad::Saturated,
+            busy if busy > BUSY_PERMILLE => IngestLoad::Busy,
             _ => IngestLoad::Quiet,
         }
     }

@@ -79,6 +79,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 
 #[tracing::instrument(skip_all, fields(events = rows.len()))]
 async fn process(state: &AppState, rows: Vec<InboxRow>) {
+    let started = tokio::time::Instant::now();
     // One queue per chat, in LINE's timestamp order (ties: arrival order).
     let mut chats: BTreeMap<(desk_core::ChannelId, Option<String>), Vec<InboxRow>> =
         BTreeMap::new();
@@ -130,6 +131,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             Err(e) => record_failure(state, &row, &e.to_string()).await,
         }
     }
+    let prepared_at = tokio::time::Instant::now();
     let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
     // Departments that got a new chat: it waits in their line until routed.
     let mut opened = Vec::new();
@@ -165,15 +167,24 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             }
         }
     }
+    let applied_at = tokio::time::Instant::now();
     state.hub.nudge();
     // Events of a channel whose chatbot is on were queued as bot turns with them: the bot
     // answers off this path (an external bot may take seconds).
     state.bot.wake();
     // Content of new image, video, audio and file messages is fetched at once.
     state.wake.media.notify_one();
+    let opened_chats = opened.len();
     if !opened.is_empty() {
         routing::route(state, opened).await;
     }
+    tracing::debug!(
+        prepare_ms = (prepared_at - started).as_millis() as u64,
+        apply_ms = (applied_at - prepared_at).as_millis() as u64,
+        route_ms = applied_at.elapsed().as_millis() as u64,
+        opened_chats,
+        "inbox batch timings"
+    );
 }
 
 /// Waits while webhook requests press on the (single, on SQLite) writer: at most

@@ -121,3 +121,36 @@ conformance!(claims_lease_and_expire, |store| {
     let (_, pending) = store.inbox_counts().await.expect("counts");
     assert_eq!(pending, 4);
 });
+
+conformance!(
+    ingest_load_tells_a_writer_at_capacity_from_bursts,
+    |store| {
+        use desk_store::IngestLoad;
+        let (channel, _) = seed(store).await;
+        assert_eq!(store.ingest_load(NOW), IngestLoad::Quiet);
+        let burst = |round: usize| {
+            let appends = (0..32).map(|i| {
+                let store = (*store).clone();
+                let row = event(channel.id, &format!("k{round}-{i}"), "U1", NOW);
+                async move { store.inbox_append(vec![row], NOW).await }
+            });
+            futures::future::try_join_all(appends)
+        };
+        // Requests waiting on the writer back to back: it never rests.
+        for round in 0..30 {
+            burst(round).await.expect("append");
+        }
+        assert_ne!(store.ingest_load(NOW), IngestLoad::Quiet);
+        // Bursts as big, with room between them: one quick commit absorbs each.
+        for round in 30..60 {
+            burst(round).await.expect("append");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(store.ingest_load(NOW), IngestLoad::Quiet);
+        // Nothing for a while: quiet whatever came before.
+        for round in 60..90 {
+            burst(round).await.expect("append");
+        }
+        assert_eq!(store.ingest_load(NOW + 1_000), IngestLoad::Quiet);
+    }
+);
