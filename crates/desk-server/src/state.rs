@@ -42,4 +42,6 @@ pub struct Wakers {
     pub outbox: Notify,
     pub timers: Notify,
     pub media: Notify,
+    /// New chats' departments, for the routing worker.
+    pub routing: crate::service::routing::RouteRequests,
 }

@@ -51,3 +51,38 @@ pub async fn route_operator(state: &AppState, operator: OperatorId) {
     let departments = departments_of(state, operator).await;
     route(state, departments).await;
 }
+
+/// Departments waiting to be routed by the routing worker, off the caller's path: the inbox
+/// processor hands new chats over and goes on with the next batch (routing a department is a
+/// transaction of its own, and a burst of new chats touches many departments). Requests for
+/// one department made while it waits collapse into one pass.
+#[derive(Debug, Default)]
+pub struct RouteRequests {
+    pending: std::sync::Mutex<BTreeSet<DepartmentId>>,
+    wake: tokio::sync::Notify,
+}
+
+impl RouteRequests {
+    /// Asks for these departments to be routed soon.
+    pub fn request(&self, departments: impl IntoIterator<Item = DepartmentId>) {
+        self.lock().extend(departments);
+        self.wake.notify_one();
+    }
+
+    /// What was asked for since the last call.
+    pub fn take(&self) -> BTreeSet<DepartmentId> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Resolves when something was asked for (a request made before the wait counts).
+    pub async fn requested(&self) {
+        self.wake.notified().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<DepartmentId>> {
+        // A panic while holding it cannot leave the set half-changed.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -9,7 +9,7 @@ use desk_store::{InboundItem, InboxRow, IngestLoad};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{inbound, routing};
+use crate::service::inbound;
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
@@ -174,15 +174,14 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     state.bot.wake();
     // Content of new image, video, audio and file messages is fetched at once.
     state.wake.media.notify_one();
-    let opened_chats = opened.len();
+    // New chats wait in their departments' lines: the routing worker offers them to
+    // operators while this goes on with the next batch.
     if !opened.is_empty() {
-        routing::route(state, opened).await;
+        state.wake.routing.request(opened);
     }
     tracing::debug!(
         prepare_ms = (prepared_at - started).as_millis() as u64,
         apply_ms = (applied_at - prepared_at).as_millis() as u64,
-        route_ms = applied_at.elapsed().as_millis() as u64,
-        opened_chats,
         "inbox batch timings"
     );
 }

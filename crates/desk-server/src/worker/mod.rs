@@ -10,6 +10,7 @@ pub mod bot;
 pub mod inbox;
 pub mod media;
 pub mod outbox;
+pub mod routing;
 pub mod timers;
 
 /// Waits until the next due time (`None`: nothing is scheduled), a nudge, or at most `max`;
