@@ -63,6 +63,16 @@ pub struct ChannelScope {
     pub department_id: DepartmentId,
 }
 
+impl From<&crate::Channel> for ChannelScope {
+    fn from(channel: &crate::Channel) -> Self {
+        Self {
+            channel_id: channel.id,
+            brand_id: channel.brand_id,
+            department_id: channel.department_id,
+        }
+    }
+}
+
 /// A conversation query with its contact's name and picture; `$tail` filters and orders.
 macro_rules! conversation_sql {
     ($tail:literal) => {
@@ -109,100 +119,93 @@ macro_rules! apply_in_tx {
         let scope: ChannelScope = $scope;
         let effect: InboundEffect = $effect;
         let now: Millis = $now;
-        {
-                let mut applied = Applied::default();
-                match effect {
-                    InboundEffect::Message { .. } => {
-                        return Err(StoreError::Conflict("messages are applied in runs".into()));
-                    }
-                    InboundEffect::FriendStatus { contact, status, unblocked } => {
-                        let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
-                        applied.contact_id = Some(contact_id);
-                        // On the timeline of the contact's latest chat, where operators look.
-                        let latest: Option<(Uuid,)> = sqlx::query_as(
-                            "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
-                        )
-                        .bind(contact_id.0)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                        if let Some((conversation,)) = latest {
-                            let kind = if status == FriendStatus::Blocked { "unfollow" } else { "follow" };
-                            append_event!(
-                                &mut **tx,
-                                scope.brand_id,
-                                Some(ConversationId(conversation)),
-                                "timeline",
-                                json!({"conversation_id": conversation, "kind": kind, "detail": {"unblocked": unblocked}}),
-                                now
-                            );
-                        }
-                        if status == FriendStatus::Blocked {
-                            user_blocked!(tx, $capacity_sql, contact_id, now);
-                        }
-                        append_event!(
-                            &mut **tx,
-                            scope.brand_id,
-                            None,
-                            "contact.friend_status",
-                            json!({"contact_id": contact_id, "friend_status": status}),
-                            now
-                        );
-                    }
-                    InboundEffect::Unsend { line_message_id } => {
-                        let row: Option<(Uuid, Uuid)> = sqlx::query_as(
-                            "UPDATE messages SET unsent = TRUE WHERE channel_id = $1 AND line_message_id = $2
-                             RETURNING id, conversation_id",
-                        )
-                        .bind(scope.channel_id.0)
-                        .bind(&line_message_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                        if let Some((message, conversation)) = row {
-                            applied.message_id = Some(MessageId(message));
-                            purge_media_of!(&mut **tx, message);
-                            applied.conversation_id = Some(ConversationId(conversation));
-                            append_event!(
-                                &mut **tx,
-                                scope.brand_id,
-                                Some(ConversationId(conversation)),
-                                "message.unsent",
-                                json!({"message_id": message, "conversation_id": conversation}),
-                                now
-                            );
-                        }
-                    }
-                    InboundEffect::Timeline {
-                        contact,
-                        kind,
-                        detail,
-                        reply_token: _,
-                    } => {
-                        let mut conversation = None;
-                        if let Some(contact) = contact {
-                            let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
-                            applied.contact_id = Some(contact_id);
-                            let live: Option<(Uuid,)> = sqlx::query_as(
-                                "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
-                            )
-                            .bind(contact_id.0)
-                            .fetch_optional(&mut **tx)
-                            .await?;
-                            conversation = live.map(|(id,)| ConversationId(id));
-                        }
-                        applied.conversation_id = conversation;
-                        append_event!(
-                            &mut **tx,
-                            scope.brand_id,
-                            conversation,
-                            "timeline",
-                            json!({"kind": kind, "detail": detail, "conversation_id": conversation}),
-                            now
-                        );
-                    }
-                    InboundEffect::Nothing => {}
+        let mut applied = Applied::default();
+        match effect {
+            // The batch hands every message to `apply_messages_in_tx!`.
+            InboundEffect::Message { .. } => {
+                return Err(StoreError::Conflict("messages are applied in runs".into()));
+            }
+            InboundEffect::FriendStatus { contact, status, unblocked } => {
+                let contact_id = upsert_contact!(&mut **tx, scope, contact, Some(status), now);
+                applied.contact_id = Some(contact_id);
+                // On the timeline of the contact's latest chat, where operators look.
+                if let Some(conversation) = latest_conversation!(&mut **tx, contact_id) {
+                    let kind = if status == FriendStatus::Blocked { "unfollow" } else { "follow" };
+                    append_event!(
+                        &mut **tx,
+                        scope.brand_id,
+                        Some(conversation),
+                        "timeline",
+                        json!({"conversation_id": conversation, "kind": kind, "detail": {"unblocked": unblocked}}),
+                        now
+                    );
                 }
-            applied
+                if status == FriendStatus::Blocked {
+                    user_blocked!(tx, $capacity_sql, contact_id, now);
+                }
+                append_event!(
+                    &mut **tx,
+                    scope.brand_id,
+                    None,
+                    "contact.friend_status",
+                    json!({"contact_id": contact_id, "friend_status": status}),
+                    now
+                );
+            }
+            InboundEffect::Unsend { line_message_id } => {
+                let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+                    "UPDATE messages SET unsent = TRUE WHERE channel_id = $1 AND line_message_id = $2
+                     RETURNING id, conversation_id",
+                )
+                .bind(scope.channel_id.0)
+                .bind(&line_message_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((message, conversation)) = row {
+                    applied.message_id = Some(MessageId(message));
+                    purge_media_of!(&mut **tx, message);
+                    applied.conversation_id = Some(ConversationId(conversation));
+                    append_event!(
+                        &mut **tx,
+                        scope.brand_id,
+                        Some(ConversationId(conversation)),
+                        "message.unsent",
+                        json!({"message_id": message, "conversation_id": conversation}),
+                        now
+                    );
+                }
+            }
+            InboundEffect::Timeline {
+                contact,
+                kind,
+                detail,
+                reply_token: _,
+            } => {
+                let mut conversation = None;
+                if let Some(contact) = contact {
+                    let contact_id = upsert_contact!(&mut **tx, scope, contact, None, now);
+                    applied.contact_id = Some(contact_id);
+                    let live: Option<(Uuid,)> = sqlx::query_as(
+                        "SELECT id FROM conversations WHERE contact_id = $1 AND state <> 'closed'",
+                    )
+                    .bind(contact_id.0)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    conversation = live.map(|(id,)| ConversationId(id));
+                }
+                applied.conversation_id = conversation;
+                append_event!(
+                    &mut **tx,
+                    scope.brand_id,
+                    conversation,
+                    "timeline",
+                    json!({"kind": kind, "detail": detail, "conversation_id": conversation}),
+                    now
+                );
+            }
+            InboundEffect::Nothing => {}
         }
+        applied
     }};
 }
 
@@ -233,11 +236,8 @@ impl Store {
             let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
             q.push_bind(now)
                 .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
-            let mut ids = q.separated(", ");
-            for item in &items {
-                ids.push_bind(item.inbox_id);
-            }
-            q.push(") RETURNING id");
+            crate::push_list(&mut q, items.iter().map(|item| item.inbox_id));
+            q.push(" RETURNING id");
             let claimed: Vec<(i64,)> = q
                 .build_query_as()
                 .persistent(false)

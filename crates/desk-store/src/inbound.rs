@@ -1,9 +1,9 @@
 //! Applying a run of inbound messages together. A busy desk receives mostly messages, each to
 //! a chat that is already open; applied one at a time, every message would cost about ten
 //! statements, and on SQLite each statement is a round trip to its one writer thread. Here
-//! a run costs a few statements for the whole run (look-ups, contacts, messages, events) plus
-//! two per chat it touches, while every chat still goes through desk-core's lifecycle once
-//! per message, in order.
+//! a run costs a few statements for the whole run (look-ups, contacts, messages, one save of
+//! every chat it touches, events) plus one per chat it opens, while every chat still goes
+//! through desk-core's lifecycle once per message, in order.
 
 use desk_core::lifecycle::{Command, Conversation, Transition};
 use desk_core::{ContactId, ConversationId, MessageId, Millis};
@@ -112,7 +112,7 @@ pub(crate) struct RunEvent {
 /// Where each message of the run goes.
 pub(crate) enum Placement {
     /// Already stored (the same message redelivered under another event id), in this chat.
-    Known(Option<ConversationId>),
+    Known(ConversationId),
     /// The same message earlier in this run.
     RepeatOf(usize),
     /// New: stored under this id in the contact's chat.
@@ -179,11 +179,7 @@ macro_rules! apply_messages_in_tx {
                 lifecycle_select!(),
                 "WHERE state <> 'closed' AND contact_id IN ("
             ));
-            let mut list = q.separated(", ");
-            for id in contacts.values() {
-                list.push_bind(id.0);
-            }
-            q.push(")");
+            $crate::push_list(&mut q, contacts.values().map(|id| id.0));
             let rows: Vec<$crate::lifecycle::LifecycleRow> =
                 q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
             for row in &rows {
@@ -198,11 +194,8 @@ macro_rules! apply_messages_in_tx {
                 let mut q = sqlx::QueryBuilder::new(
                     "SELECT contact_id, id FROM conversations WHERE contact_id IN (",
                 );
-                let mut list = q.separated(", ");
-                for id in &without {
-                    list.push_bind(*id);
-                }
-                q.push(") ORDER BY opened_ms, id");
+                $crate::push_list(&mut q, without);
+                q.push(" ORDER BY opened_ms, id");
                 let rows: Vec<(uuid::Uuid, uuid::Uuid)> =
                     q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
                 // Ascending, so the latest of each contact is written last.
@@ -219,7 +212,7 @@ macro_rules! apply_messages_in_tx {
             let key = (item.scope.channel_id.0, item.message.line_message_id.as_str());
             if !fresh[i] {
                 placements.push(match known.get(&key) {
-                    Some(c) => Placement::Known(Some(desk_core::ConversationId(*c))),
+                    Some(c) => Placement::Known(desk_core::ConversationId(*c)),
                     None => Placement::RepeatOf(first_of[&key]),
                 });
                 continue;
@@ -232,10 +225,8 @@ macro_rules! apply_messages_in_tx {
                 Some(chat) => {
                     let before = chat.conversation.to_row().assignee.map(|a| a.0);
                     let t = chat.user_wrote(&item.rules, now)?;
-                    if t.changed {
-                        check_capacity!(tx, $capacity_sql, before, &t);
-                    }
                     let steps = if t.changed {
+                        check_capacity!(tx, $capacity_sql, before, &t);
                         $crate::lifecycle::steps(&t, brand)
                     } else {
                         Vec::new()
@@ -288,11 +279,11 @@ macro_rules! apply_messages_in_tx {
 
         // Messages: one statement; a message another writer stored meanwhile is skipped.
         let mut stored: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();
-        let new: Vec<(usize, desk_core::MessageId, desk_core::ConversationId)> = placements
+        let new: Vec<(usize, desk_core::MessageId, desk_core::ContactId)> = placements
             .iter()
             .enumerate()
             .filter_map(|(i, p)| match p {
-                Placement::New { id, contact } => Some((i, *id, chats[contact].conversation.id)),
+                Placement::New { id, contact } => Some((i, *id, *contact)),
                 _ => None,
             })
             .collect();
@@ -301,11 +292,11 @@ macro_rules! apply_messages_in_tx {
                 "INSERT INTO messages (id, conversation_id, channel_id, direction, kind, body, line_message_id,
                  quote_token, mark_as_read_token, sender_line_id, sender_name, status, event_ms, created_ms) ",
             );
-            q.push_values(&new, |mut row, (i, id, conversation)| {
+            q.push_values(&new, |mut row, (i, id, contact)| {
                 let item = &items[*i];
                 let m = &item.message;
                 row.push_bind(id.0)
-                    .push_bind(conversation.0)
+                    .push_bind(chats[contact].conversation.id.0)
                     .push_bind(item.scope.channel_id.0)
                     .push_bind(desk_core::Direction::In.as_str())
                     .push_bind(m.kind.as_str())
@@ -324,13 +315,11 @@ macro_rules! apply_messages_in_tx {
                 q.build_query_as().persistent(false).fetch_all(&mut **tx).await?;
             stored.extend(rows.into_iter().map(|(id,)| id));
         }
-        for (i, id, _) in &new {
+        for (i, id, contact) in &new {
             if stored.contains(&id.0) {
                 let item = &items[*i];
                 schedule_download!(&mut **tx, item.scope, *id, &item.message, now);
-                if let Placement::New { contact, .. } = &placements[*i]
-                    && let Some(chat) = chats.get_mut(contact)
-                {
+                if let Some(chat) = chats.get_mut(contact) {
                     chat.stored_message(item.event_ms, item.reply_token.as_deref());
                 }
             }
@@ -359,7 +348,7 @@ macro_rules! apply_messages_in_tx {
         for (i, placement) in placements.iter().enumerate() {
             let landed = match placement {
                 Placement::Known(conversation) => $crate::Applied {
-                    conversation_id: *conversation,
+                    conversation_id: Some(*conversation),
                     ..Default::default()
                 },
                 Placement::RepeatOf(first) => $crate::Applied {

@@ -85,7 +85,7 @@ impl GroupCommitter {
                     let _ = busy.fetch_update(
                         std::sync::atomic::Ordering::Relaxed,
                         std::sync::atomic::Ordering::Relaxed,
-                        |old| Some((old * 7 + sample.min(1_000)) / 8),
+                        |old| Some((old * 7 + sample) / 8),
                     );
                 }
             });

@@ -73,6 +73,21 @@ pub use routing::{MAX_CAPACITY, MIN_CAPACITY};
 pub use sessions::{NewSession, SessionRecord};
 pub use wizard::{IssuedToken, WizardRow};
 
+/// Appends `$a, $b, …)`: the rest of an `IN (` list, one bound value per item.
+pub(crate) fn push_list<'a, DB, T>(
+    q: &mut sqlx::QueryBuilder<DB>,
+    items: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    q.push(")");
+}
+
 /// Appends `(first = $a AND second = $b) OR …`, one term per pair: a look-up of many keys of
 /// a two-column unique index in one statement, which both backends answer from the index.
 pub(crate) fn push_key_pairs<'a, DB>(

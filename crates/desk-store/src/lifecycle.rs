@@ -301,7 +301,7 @@ macro_rules! record_transition {
         for step in $crate::lifecycle::steps(t, brand) {
             match step {
                 $crate::lifecycle::Step::Event(e) => {
-                    append_event!(&mut **$tx, e.brand, e.conversation, e.kind, e.payload, $now);
+                    append_events!(&mut **$tx, std::slice::from_ref(&e), $now);
                 }
                 $crate::lifecycle::Step::SendClosing(message) => {
                     send_closing!($tx, brand, $channel, t, &message, $now);

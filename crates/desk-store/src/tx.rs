@@ -66,8 +66,10 @@ macro_rules! upsert_contacts {
                    updated_ms = excluded.updated_ms
                  RETURNING id, channel_id, line_id",
             );
+            // One contact (a follow, a block, a postback) is the common statement: worth
+            // preparing once.
             let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> =
-                q.build_query_as().persistent(false).fetch_all($exec).await?;
+                q.build_query_as().persistent(merged.len() == 1).fetch_all($exec).await?;
             ids.extend(
                 rows.into_iter()
                     .map(|(id, channel, line_id)| ((channel, line_id), desk_core::ContactId(id))),
@@ -123,22 +125,36 @@ pub(crate) fn opening(
     (started, opened)
 }
 
+/// The contact's latest chat, live or closed, in `$exec`; evaluates to
+/// `Option<desk_core::ConversationId>`.
+macro_rules! latest_conversation {
+    ($exec:expr, $contact:expr) => {{
+        let contact: desk_core::ContactId = $contact;
+        let latest: Option<(uuid::Uuid,)> = sqlx::query_as(
+            "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
+        )
+        .bind(contact.0)
+        .fetch_optional($exec)
+        .await?;
+        latest.map(|(id,)| desk_core::ConversationId(id))
+    }};
+}
+
 /// Starts a conversation for a contact that has no live one (see [`opening`]). `$tx` is a
 /// `&mut Transaction`. Evaluates to the new [`desk_core::ConversationId`].
 macro_rules! start_conversation {
     ($tx:expr, $scope:expr, $rules:expr, $contact:expr, $now:expr) => {{
         let contact: desk_core::ContactId = $contact;
         let scope: $crate::ChannelScope = $scope;
-        let previous: Option<(uuid::Uuid,)> = sqlx::query_as(
-            "SELECT id FROM conversations WHERE contact_id = $1 ORDER BY opened_ms DESC, id DESC LIMIT 1",
-        )
-        .bind(contact.0)
-        .fetch_optional(&mut **$tx)
-        .await?;
-        let previous = previous.map(|(p,)| desk_core::ConversationId(p));
+        let previous = latest_conversation!(&mut **$tx, contact);
         let (started, opened) = $crate::tx::opening(scope, $rules, contact, previous, $now);
-        insert_conversation!(&mut **$tx, scope.brand_id.0, scope.channel_id.0, &started.conversation);
-        append_event!(&mut **$tx, opened.brand, opened.conversation, opened.kind, opened.payload, $now);
+        insert_conversation!(
+            &mut **$tx,
+            scope.brand_id.0,
+            scope.channel_id.0,
+            &started.conversation
+        );
+        append_events!(&mut **$tx, std::slice::from_ref(&opened), $now);
         record_transition!($tx, scope.brand_id.0, scope.channel_id.0, &started, $now);
         started.conversation.id
     }};
@@ -185,15 +201,13 @@ macro_rules! events_select {
 /// Appends to the brand's realtime log.
 macro_rules! append_event {
     ($exec:expr, $brand:expr, $conversation:expr, $kind:expr, $payload:expr, $now:expr) => {{
-        let conversation: Option<desk_core::ConversationId> = $conversation;
-        sqlx::query("INSERT INTO events (brand_id, conversation_id, kind, payload, created_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind($brand.0)
-            .bind(conversation.map(|c| c.0))
-            .bind($kind)
-            .bind(sqlx::types::Json($payload))
-            .bind($now)
-            .execute($exec)
-            .await?;
+        let event = $crate::tx::NewEvent {
+            brand: $brand,
+            conversation: $conversation,
+            kind: $kind,
+            payload: $payload,
+        };
+        append_events!($exec, std::slice::from_ref(&event), $now);
     }};
 }
 
@@ -221,7 +235,12 @@ macro_rules! append_events {
                     .push_bind(sqlx::types::Json(&e.payload))
                     .push_bind($now);
             });
-            q.build().persistent(false).execute($exec).await?;
+            // One row is the common statement (every event written on its own): worth
+            // preparing once.
+            q.build()
+                .persistent(chunk.len() == 1)
+                .execute($exec)
+                .await?;
         }
     }};
 }

@@ -34,11 +34,7 @@ pub async fn prepare(
         .channels
         .by_id(&state.store, row.channel_id, now)
         .await?;
-    let scope = ChannelScope {
-        channel_id: channel.id,
-        brand_id: channel.brand_id,
-        department_id: channel.department_id,
-    };
+    let scope = ChannelScope::from(&*channel);
     let effect = match serde_json::from_str::<ParsedEvent>(&row.raw) {
         Ok(parsed) => effect_of(state, &parsed, scope, chat, now).await,
         Err(e) => {

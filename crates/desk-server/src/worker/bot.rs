@@ -89,11 +89,7 @@ async fn answer(state: &AppState, turn: QueuedBotTurn) -> Result<(), StoreError>
         .channels
         .by_id(&state.store, turn.channel_id, now)
         .await?;
-    let scope = ChannelScope {
-        channel_id: channel.id,
-        brand_id: channel.brand_id,
-        department_id: channel.department_id,
-    };
+    let scope = ChannelScope::from(&*channel);
     let rules = state.rules.get(&state.store, channel.id, now).await?;
     match bot::event_of(&turn, scope, rules) {
         Some(event) => bot::answer(state, &state.bot.external, event).await,

@@ -39,10 +39,7 @@ const SHORT_GIVE_WAY: Duration = Duration::from_millis(1);
 /// Runs the processor.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
-        let started = tokio::time::Instant::now();
-        let load = give_way_to_ingest(&state).await;
-        let waited = started.elapsed();
-        let batch = match load {
+        let batch = match give_way_to_ingest(&state).await {
             IngestLoad::Quiet => IDLE_BATCH,
             IngestLoad::Busy => BUSY_BATCH,
             IngestLoad::Saturated => SATURATED_BATCH,
@@ -60,16 +57,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
-            let events = rows.len();
-            let applying = tokio::time::Instant::now();
             process(&state, rows).await;
-            tracing::debug!(
-                events,
-                ?load,
-                waited_ms = waited.as_millis() as u64,
-                applied_ms = applying.elapsed().as_millis() as u64,
-                "inbox batch"
-            );
             if cancel.is_cancelled() {
                 return;
             }
@@ -198,7 +186,13 @@ async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
             IngestLoad::Busy => SHORT_GIVE_WAY,
             IngestLoad::Saturated => MAX_GIVE_WAY,
         };
-        if start.elapsed() >= limit {
+        let waited = start.elapsed();
+        if waited >= limit {
+            tracing::debug!(
+                ?load,
+                waited_ms = waited.as_millis() as u64,
+                "gave way to ingest"
+            );
             return load;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
