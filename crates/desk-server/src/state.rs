@@ -44,4 +44,6 @@ pub struct Wakers {
     pub media: Notify,
     /// New chats' departments, for the routing worker.
     pub routing: crate::service::routing::RouteRequests,
+    /// Users whose LINE profile the desk lacks, for the profile worker.
+    pub profiles: crate::service::profiles::ProfileRequests,
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    Contact, ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store,
+    ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store,
     StoreError, on_read, on_write,
 };
 
@@ -42,6 +42,22 @@ pub enum InboundEffect {
     },
     /// Nothing to apply beyond the inbox copy (e.g. `mode: standby`, unknown types).
     Nothing,
+}
+
+impl InboundEffect {
+    /// The LINE user whose profile the event is a reason to look at: who wrote, followed or
+    /// acted (not who blocked the account: LINE gives no profile then).
+    pub fn user_to_profile(&self) -> Option<&ContactRef> {
+        let contact = match self {
+            InboundEffect::Message { contact, .. } => Some(contact),
+            InboundEffect::FriendStatus {
+                contact, status, ..
+            } if *status != FriendStatus::Blocked => Some(contact),
+            InboundEffect::Timeline { contact, .. } => contact.as_ref(),
+            _ => None,
+        };
+        contact.filter(|c| c.kind == desk_core::ContactKind::User)
+    }
 }
 
 /// Where an inbound event landed.
@@ -327,51 +343,6 @@ impl Store {
         };
         let mut applied = self.apply_inbound_batch(vec![item], now).await?;
         Ok(applied.pop().unwrap_or_default())
-    }
-
-    /// A contact by its LINE id on a channel.
-    pub async fn contact_by_line_id(
-        &self,
-        channel: ChannelId,
-        line_id: &str,
-    ) -> Result<Option<Contact>> {
-        Ok(on_read!(self.backend(), |pool| {
-            sqlx::query_as(
-                "SELECT id, channel_id, kind, line_id, display_name, picture_url, status_message, language,
-                 friend_status, profile_ms, created_ms, updated_ms FROM contacts WHERE channel_id = $1 AND line_id = $2",
-            )
-            .bind(channel.0)
-            .bind(line_id)
-            .fetch_optional(pool)
-            .await
-        })?)
-    }
-
-    /// When each contact's profile was last fetched, by `(channel, LINE id)`; contacts not
-    /// stored are absent, contacts without a profile map to `None`.
-    pub async fn contact_profile_times(
-        &self,
-        keys: &[(ChannelId, String)],
-    ) -> Result<std::collections::HashMap<(ChannelId, String), Option<Millis>>> {
-        if keys.is_empty() {
-            return Ok(Default::default());
-        }
-        let rows: Vec<(Uuid, String, Option<Millis>)> = on_read!(self.backend(), |pool| {
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT channel_id, line_id, profile_ms FROM contacts WHERE ",
-            );
-            crate::push_key_pairs(
-                &mut q,
-                ("channel_id", "line_id"),
-                keys.iter()
-                    .map(|(channel, line_id)| (channel.0, line_id.as_str())),
-            );
-            q.build_query_as().persistent(false).fetch_all(pool).await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(channel, line_id, at)| ((ChannelId(channel), line_id), at))
-            .collect())
     }
 
     /// One conversation.

@@ -26,6 +26,7 @@ mod channel_admin;
 mod inbound;
 mod chat;
 mod console;
+mod contacts;
 mod conversations;
 mod directory;
 mod error;
@@ -62,6 +63,7 @@ pub use console::{
     BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
     ListScope, PastChat,
 };
+pub use contacts::ProfileUpdate;
 pub use error::StoreError;
 pub use inbox::{AppendOutcome, IngestLoad};
 pub use lifecycle::{ChatRules, DueConversation, Rules};

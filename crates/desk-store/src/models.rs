@@ -187,12 +187,12 @@ pub struct Profile {
     pub language: Option<String>,
 }
 
-/// Who an inbound event is about: created on first sight, profile refreshed when given.
+/// Who an inbound event is about: created on first sight (its profile is stored apart, see
+/// [`crate::Store::set_contact_profiles`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactRef {
     pub kind: ContactKind,
     pub line_id: String,
-    pub profile: Option<Profile>,
 }
 
 /// A conversation with its contact's name and picture, as listed in the console.

@@ -9,10 +9,9 @@ pub(crate) struct ContactUpsert<'a> {
     pub status: Option<desk_core::FriendStatus>,
 }
 
-/// Inserts or refreshes contacts in one statement; evaluates to their ids by
-/// `(channel, LINE id)`. A given profile replaces the stored one; a given friend status
-/// replaces the stored one. The same contact given twice is written once, with the last
-/// profile and status given (one statement may not touch a row twice).
+/// Inserts contacts not stored yet and refreshes given friend statuses, in one statement;
+/// evaluates to their ids by `(channel, LINE id)`. The same contact given twice is written
+/// once, with the last status given (one statement may not touch a row twice).
 macro_rules! upsert_contacts {
     ($exec:expr, $contacts:expr, $now:expr) => {{
         let mut merged: Vec<$crate::tx::ContactUpsert<'_>> = Vec::new();
@@ -21,12 +20,7 @@ macro_rules! upsert_contacts {
             match merged.iter_mut().find(|m| {
                 m.channel == c.channel && m.contact.line_id == c.contact.line_id
             }) {
-                Some(m) => {
-                    if c.contact.profile.is_some() {
-                        m.contact = c.contact;
-                    }
-                    m.status = c.status.or(m.status);
-                }
+                Some(m) => m.status = c.status.or(m.status),
                 None => merged.push(c),
             }
         }
@@ -35,33 +29,20 @@ macro_rules! upsert_contacts {
         if !merged.is_empty() {
             let now: desk_core::Millis = $now;
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO contacts (id, channel_id, kind, line_id, display_name, picture_url, status_message,
-                 language, friend_status, profile_ms, created_ms, updated_ms) ",
+                "INSERT INTO contacts (id, channel_id, kind, line_id, friend_status, created_ms, updated_ms) ",
             );
             q.push_values(&merged, |mut row, c| {
-                let profile = c.contact.profile.as_ref();
                 row.push_bind(desk_core::ContactId::new().0)
                     .push_bind(c.channel.0)
                     .push_bind(c.contact.kind.as_str())
                     .push_bind(c.contact.line_id.as_str())
-                    .push_bind(profile.and_then(|p| p.display_name.as_deref()))
-                    .push_bind(profile.and_then(|p| p.picture_url.as_deref()))
-                    .push_bind(profile.and_then(|p| p.status_message.as_deref()))
-                    .push_bind(profile.and_then(|p| p.language.as_deref()))
                     .push_bind(c.status.unwrap_or(desk_core::FriendStatus::Unknown).as_str())
-                    .push_bind(profile.map(|_| now))
                     .push_bind(now)
                     .push_bind(now);
             });
-            // A row without a profile (profile_ms NULL) or without a status ('unknown')
-            // keeps the stored one.
+            // A row without a status ('unknown') keeps the stored one.
             q.push(
                 " ON CONFLICT (channel_id, line_id) DO UPDATE SET
-                   display_name = CASE WHEN excluded.profile_ms IS NULL THEN contacts.display_name ELSE excluded.display_name END,
-                   picture_url = CASE WHEN excluded.profile_ms IS NULL THEN contacts.picture_url ELSE excluded.picture_url END,
-                   status_message = CASE WHEN excluded.profile_ms IS NULL THEN contacts.status_message ELSE excluded.status_message END,
-                   language = CASE WHEN excluded.profile_ms IS NULL THEN contacts.language ELSE excluded.language END,
-                   profile_ms = COALESCE(excluded.profile_ms, contacts.profile_ms),
                    friend_status = CASE WHEN excluded.friend_status = 'unknown' THEN contacts.friend_status ELSE excluded.friend_status END,
                    updated_ms = excluded.updated_ms
                  RETURNING id, channel_id, line_id",

@@ -117,7 +117,7 @@ function setStatus(state) {
 function onEvent(kind, row) {
   refreshLists();
   const mine = conversation && row.conversation_id === conversation;
-  if (mine || kind === "contact.friend_status") refreshConversation();
+  if (mine || kind.startsWith("contact.")) refreshConversation();
   if (kind === "conversation.opened" && row.conversation_id) announceNewChat(row.conversation_id);
 }
 

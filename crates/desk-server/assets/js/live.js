@@ -13,6 +13,7 @@ export const KINDS = [
   "media.updated",
   "timeline",
   "contact.friend_status",
+  "contact.updated",
 ];
 
 /**

@@ -220,10 +220,7 @@ fn empty_rules_bot() -> RulesBot {
 
 async fn rules_turn(state: &AppState, bot: &RulesBot, event: BotEvent) -> Result<(), StoreError> {
     let now = state.clock.now_ms();
-    let contact = state
-        .store
-        .contact_by_line_id(event.scope.channel_id, &event.line_id)
-        .await?;
+    let contact = super::profiles::contact_with_profile(state, event.scope, &event.line_id).await?;
     let language = Language::for_contact(
         contact.as_ref().and_then(|c| c.language.as_deref()),
         bot.input().default_language,

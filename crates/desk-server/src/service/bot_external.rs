@@ -116,9 +116,7 @@ impl ExternalCall {
         secret: &str,
         event: &BotEvent,
     ) -> Result<BotReply, CallError> {
-        let contact = state
-            .store
-            .contact_by_line_id(event.scope.channel_id, &event.line_id)
+        let contact = super::profiles::contact_with_profile(state, event.scope, &event.line_id)
             .await
             .ok()
             .flatten();

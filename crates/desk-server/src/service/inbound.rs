@@ -1,18 +1,14 @@
-//! Applying one inbox event to the desk: parse it, look up (or refresh) who sent it, and turn
-//! it into a store effect.
+//! Applying one inbox event to the desk: parse it, see who sent it, and turn it into a store
+//! effect. (Their LINE profile is fetched apart: see [`super::profiles`].)
 
 use desk_core::{ContactKind, FriendStatus, MessageKind, Millis};
 use desk_store::{
-    ChannelScope, ContactRef, InboundEffect, InboundItem, InboundMessage, InboxRow, Profile,
-    StoreError,
+    ChannelScope, ContactRef, InboundEffect, InboundItem, InboundMessage, InboxRow, StoreError,
 };
 use line_api::webhook::{Event, EventKind, Mode, ParsedEvent, Source};
 use serde_json::Value;
 
 use crate::state::AppState;
-
-/// Profiles older than this are fetched again when the user writes.
-const PROFILE_MAX_AGE_MS: Millis = 24 * 3_600_000;
 
 /// Why an event could not be applied (it is retried).
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +17,11 @@ pub enum InboundError {
     Store(#[from] StoreError),
 }
 
-/// Turns one claimed inbox row into a store item. `chat` carries what was already learnt about
-/// this chat earlier in the batch (so a burst from a new user fetches the profile once).
+/// Turns one claimed inbox row into a store item.
 #[tracing::instrument(skip_all, fields(inbox_id = row.id, event_type = %row.event_type))]
 pub async fn prepare(
     state: &AppState,
     row: &InboxRow,
-    chat: &mut ChatMemo,
     now: Millis,
 ) -> Result<InboundItem, InboundError> {
     let channel = state
@@ -36,7 +30,7 @@ pub async fn prepare(
         .await?;
     let scope = ChannelScope::from(&*channel);
     let effect = match serde_json::from_str::<ParsedEvent>(&row.raw) {
-        Ok(parsed) => effect_of(state, &parsed, scope, chat, now).await,
+        Ok(parsed) => effect_of(state, &parsed, scope, now).await,
         Err(e) => {
             // Ingest validated it, so only a version change can get here: keep the raw copy.
             tracing::warn!(error = %e, "stored event no longer parses; kept in the inbox only");
@@ -53,29 +47,10 @@ pub async fn prepare(
     })
 }
 
-/// What one batch has learnt about a chat so far.
-#[derive(Debug, Default)]
-pub struct ChatMemo {
-    /// When the stored contact's profile was fetched (`None`: no contact or no profile yet).
-    profile_ms: Option<Millis>,
-    profile_checked: bool,
-}
-
-impl ChatMemo {
-    /// A chat whose stored profile was fetched at `profile_ms`.
-    pub fn new(profile_ms: Option<Millis>) -> Self {
-        Self {
-            profile_ms,
-            profile_checked: false,
-        }
-    }
-}
-
 async fn effect_of(
     state: &AppState,
     parsed: &ParsedEvent,
     scope: ChannelScope,
-    chat: &mut ChatMemo,
     now: Millis,
 ) -> InboundEffect {
     let event = &parsed.event;
@@ -86,7 +61,7 @@ async fn effect_of(
     let raw: Value = serde_json::from_str(parsed.raw.get()).unwrap_or(Value::Null);
     match &event.kind {
         EventKind::Message(m) => {
-            let Some(contact) = contact_of(state, event, scope, chat, now).await else {
+            let Some(contact) = contact_of(event) else {
                 return timeline(None, event, raw);
             };
             let Some(line_message_id) = m.message.id().map(str::to_owned) else {
@@ -126,7 +101,7 @@ async fn effect_of(
                 FriendStatus::Friend
             };
             let unblocked = matches!(&event.kind, EventKind::Follow(f) if f.follow.is_unblocked);
-            match contact_of(state, event, scope, chat, now).await {
+            match contact_of(event) {
                 Some(contact) => InboundEffect::FriendStatus {
                     contact,
                     status,
@@ -139,7 +114,7 @@ async fn effect_of(
             line_message_id: u.unsend.message_id.clone(),
         },
         _ => {
-            let contact = contact_of(state, event, scope, chat, now).await;
+            let contact = contact_of(event);
             timeline(contact, event, raw)
         }
     }
@@ -154,75 +129,13 @@ fn timeline(contact: Option<ContactRef>, event: &Event, raw: Value) -> InboundEf
     }
 }
 
-/// The chat an event belongs to, with a fresh profile for users when ours is missing or old.
-async fn contact_of(
-    state: &AppState,
-    event: &Event,
-    scope: ChannelScope,
-    chat: &mut ChatMemo,
-    now: Millis,
-) -> Option<ContactRef> {
+/// The chat an event belongs to.
+fn contact_of(event: &Event) -> Option<ContactRef> {
     let (kind, line_id) = match event.source.as_ref()? {
         Source::User(u) => (ContactKind::User, u.user_id.clone()?),
         Source::Group(g) => (ContactKind::Group, g.group_id.clone()),
         Source::Room(r) => (ContactKind::Room, r.room_id.clone()),
         Source::Unknown { .. } => return None,
     };
-    // Looked at once per chat per batch: a burst from a new user fetches the profile once.
-    let profile = match kind {
-        ContactKind::User if !chat.profile_checked => {
-            chat.profile_checked = true;
-            match chat
-                .profile_ms
-                .is_none_or(|at| now - at > PROFILE_MAX_AGE_MS)
-            {
-                true => fetch_profile(state, scope, &line_id, now).await,
-                false => None,
-            }
-        }
-        _ => None,
-    };
-    Some(ContactRef {
-        kind,
-        line_id,
-        profile,
-    })
-}
-
-/// A LINE profile; `None` when LINE cannot give one now (the contact keeps its old one).
-async fn fetch_profile(
-    state: &AppState,
-    scope: ChannelScope,
-    user_id: &str,
-    now: Millis,
-) -> Option<Profile> {
-    let token = match state
-        .tokens
-        .get(&state.store, &state.line, scope.channel_id, now)
-        .await
-    {
-        Ok(token) => token,
-        Err(e) => {
-            tracing::warn!(error = %e, "no access token; contact stored without a profile");
-            return None;
-        }
-    };
-    match state.line.profile(&token, user_id).await {
-        Ok(p) => Some(Profile {
-            display_name: Some(p.display_name),
-            picture_url: p.picture_url,
-            status_message: p.status_message,
-            language: p.language,
-        }),
-        Err(e) => {
-            if e.is_unauthorized() {
-                let _ = state
-                    .tokens
-                    .invalidate(&state.store, scope.channel_id)
-                    .await;
-            }
-            tracing::warn!(error = %e, "profile fetch failed; contact stored without a profile");
-            None
-        }
-    }
+    Some(ContactRef { kind, line_id })
 }

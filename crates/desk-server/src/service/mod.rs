@@ -9,6 +9,7 @@ pub mod channels;
 pub mod inbound;
 pub mod media;
 pub mod members;
+pub mod profiles;
 pub mod routing;
 pub mod rules;
 pub mod send;

@@ -9,7 +9,7 @@ use desk_store::{InboundItem, InboxRow, IngestLoad};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::inbound;
+use crate::service::{inbound, profiles};
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
@@ -32,9 +32,6 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Acknowledging LINE comes first; applying catches up after a burst, and still advances
 /// under sustained load.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
-/// Longest a batch waits when requests only share commits: at ordinary busy rates chats must
-/// still reach the consoles within milliseconds.
-const SHORT_GIVE_WAY: Duration = Duration::from_millis(1);
 
 /// Runs the processor.
 pub async fn run(state: AppState, cancel: CancellationToken) {
@@ -77,36 +74,17 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
             .or_default()
             .push(row);
     }
-    // When each chat's stored profile was fetched, read at once for the batch: old or
-    // missing profiles are fetched from LINE.
-    let keys: Vec<(desk_core::ChannelId, String)> = chats
-        .keys()
-        .filter_map(|(channel, key)| Some((*channel, key.clone()?)))
-        .collect();
-    let profiles = state
-        .store
-        .contact_profile_times(&keys)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "contact look-up failed; fetching the profiles anyway");
-            Default::default()
-        });
-    // Prepare (profile fetches) in parallel across chats, in order within each.
+    // Prepared in parallel across chats, in order within each.
     let prepared: Vec<Vec<(InboxRow, Result<InboundItem, inbound::InboundError>)>> =
-        futures::stream::iter(chats.into_iter())
-            .map(|((channel, key), mut chat)| {
-                let profile_ms = key.and_then(|k| profiles.get(&(channel, k)).copied().flatten());
-                async move {
-                    chat.sort_by_key(|r| (r.event_ms, r.id));
-                    let mut memo = inbound::ChatMemo::new(profile_ms);
-                    let mut out = Vec::with_capacity(chat.len());
-                    for row in chat {
-                        let item =
-                            inbound::prepare(state, &row, &mut memo, state.clock.now_ms()).await;
-                        out.push((row, item));
-                    }
-                    out
+        futures::stream::iter(chats.into_values())
+            .map(|mut chat| async move {
+                chat.sort_by_key(|r| (r.event_ms, r.id));
+                let mut out = Vec::with_capacity(chat.len());
+                for row in chat {
+                    let item = inbound::prepare(state, &row, state.clock.now_ms()).await;
+                    out.push((row, item));
                 }
+                out
             })
             .buffer_unordered(PARALLEL_CHATS)
             .collect()
@@ -138,7 +116,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
         Err(e) => {
             // One by one, so a bad event holds back no other.
             tracing::warn!(error = %e, "batch apply failed; applying one by one");
-            for (row, item) in items {
+            for (row, item) in &items {
                 let department = item.scope.department_id;
                 match state
                     .store
@@ -150,7 +128,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
                             opened.push(department);
                         }
                     }
-                    Err(e) => record_failure(state, &row, &e.to_string()).await,
+                    Err(e) => record_failure(state, row, &e.to_string()).await,
                 }
             }
         }
@@ -167,6 +145,7 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     if !opened.is_empty() {
         state.wake.routing.request(opened);
     }
+    request_profiles(state, &items).await;
     tracing::debug!(
         prepare_ms = (prepared_at - started).as_millis() as u64,
         apply_ms = (applied_at - prepared_at).as_millis() as u64,
@@ -174,24 +153,58 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     );
 }
 
-/// Waits while webhook requests press on the (single, on SQLite) writer: at most
-/// [`MAX_GIVE_WAY`] when they saturate it, [`SHORT_GIVE_WAY`] when they only share commits.
-/// Returns the load when it stopped waiting.
+/// Asks the profile worker for the users of these events whose profile the desk lacks or
+/// holds for too long (read at once for the batch).
+async fn request_profiles(state: &AppState, items: &[(InboxRow, InboundItem)]) {
+    let users: BTreeMap<(desk_core::ChannelId, String), desk_store::ChannelScope> = items
+        .iter()
+        .filter_map(|(_, item)| {
+            let user = item.effect.user_to_profile()?;
+            Some(((item.scope.channel_id, user.line_id.clone()), item.scope))
+        })
+        .collect();
+    if users.is_empty() {
+        return;
+    }
+    let keys: Vec<_> = users.keys().cloned().collect();
+    let fetched = match state.store.contact_profile_times(&keys).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            tracing::warn!(error = %e, "contact look-up failed; profiles not asked for");
+            return;
+        }
+    };
+    let now = state.clock.now_ms();
+    state.wake.profiles.request(
+        users
+            .into_iter()
+            .filter(|(key, _)| profiles::is_stale(fetched.get(key).copied().flatten(), now))
+            .map(|((_, line_id), scope)| (scope, line_id)),
+        now,
+    );
+}
+
+/// Waits while webhook requests saturate the (single, on SQLite) writer, at most
+/// [`MAX_GIVE_WAY`]. When they only share commits it merely lets the tasks already woken run
+/// first: at ordinary busy rates chats must reach the consoles within milliseconds, and a timer
+/// on a busy runtime fires several milliseconds late. Returns the load when it stopped waiting.
 async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
     let start = tokio::time::Instant::now();
     loop {
         let load = state.store.ingest_load(state.clock.now_ms());
-        let limit = match load {
+        match load {
             IngestLoad::Quiet => return load,
-            IngestLoad::Busy => SHORT_GIVE_WAY,
-            IngestLoad::Saturated => MAX_GIVE_WAY,
-        };
+            IngestLoad::Busy => {
+                tokio::task::yield_now().await;
+                return load;
+            }
+            IngestLoad::Saturated => {}
+        }
         let waited = start.elapsed();
-        if waited >= limit {
+        if waited >= MAX_GIVE_WAY {
             tracing::debug!(
-                ?load,
                 waited_ms = waited.as_millis() as u64,
-                "gave way to ingest"
+                "gave way to saturated ingest"
             );
             return load;
         }

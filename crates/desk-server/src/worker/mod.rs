@@ -10,6 +10,7 @@ pub mod bot;
 pub mod inbox;
 pub mod media;
 pub mod outbox;
+pub mod profiles;
 pub mod routing;
 pub mod timers;
 

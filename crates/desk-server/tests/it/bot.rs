@@ -774,7 +774,6 @@ async fn claimed_turn_is_answered_once_after_a_restart(backend: Backend) {
             contact: desk_store::ContactRef {
                 kind: desk_core::ContactKind::User,
                 line_id: chat_key,
-                profile: None,
             },
             message: desk_store::InboundMessage {
                 line_message_id: event["message"]["id"].as_str().expect("id").into(),

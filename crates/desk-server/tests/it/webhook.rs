@@ -111,6 +111,48 @@ both!(signature_header_name_is_case_insensitive, |app| {
     assert_eq!(response.status(), 200);
 });
 
+both!(a_slow_line_profile_api_holds_up_no_message, |app| {
+    // LINE's profile API answers after 2 s: the message must not wait for it.
+    let latency = std::time::Duration::from_secs(2);
+    app.sim.set_faults(line_sim::Faults {
+        latency,
+        ..Default::default()
+    });
+    let user = app.user("U000000000000000000000000000005a0", "Sora");
+    let started = std::time::Instant::now();
+    assert_eq!(app.say(&user, "届いていますか").await.status, 200);
+    let id = app
+        .eventually("the message in a chat", || async {
+            let id = app.conversations().await.first()?["id"]
+                .as_str()?
+                .to_owned();
+            (!app.messages(&id).await.is_empty()).then_some(id)
+        })
+        .await;
+    assert!(
+        started.elapsed() < latency,
+        "the message was shown after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.conversation(&id).await["contact_name"], json!(null));
+
+    // The name follows, and the consoles are told.
+    app.eventually("the name from the profile", || async {
+        (app.conversation(&id).await["contact_name"] == "Sora").then_some(())
+    })
+    .await;
+    let events = app
+        .store()
+        .events_after(app.channel.brand_id, 0, 1_000)
+        .await
+        .expect("events");
+    let updated = events
+        .iter()
+        .find(|e| e.kind == "contact.updated")
+        .expect("contact.updated");
+    assert_eq!(updated.payload.0["display_name"], "Sora");
+});
+
 both!(a_batch_from_three_users_makes_three_conversations, |app| {
     let users: Vec<_> = ["Aiko", "Bao", "Chai"]
         .iter()
@@ -125,16 +167,18 @@ both!(a_batch_from_three_users_makes_three_conversations, |app| {
     app.inbox_drained().await;
     let conversations = app.conversations().await;
     assert_eq!(conversations.len(), 3);
-    let mut names: Vec<_> = conversations
-        .iter()
-        .map(|c| c["contact_name"].as_str().unwrap_or("?").to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["Aiko", "Bao", "Chai"],
-        "names come from LINE profiles"
-    );
+    // The names come from LINE profiles, fetched right after.
+    app.eventually("the three names", || async {
+        let mut names: Vec<_> = app
+            .conversations()
+            .await
+            .iter()
+            .map(|c| c["contact_name"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        names.sort();
+        (names == ["Aiko", "Bao", "Chai"]).then_some(())
+    })
+    .await;
     for c in &conversations {
         let messages = app.messages(c["id"].as_str().expect("id")).await;
         assert_eq!(messages.len(), 1);

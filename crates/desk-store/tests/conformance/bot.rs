@@ -69,7 +69,7 @@ conformance!(bot_settings_round_trip_with_the_channel_settings, |store| {
 conformance!(a_bot_turn_is_one_send_and_yields_to_operators, |store| {
     let (channel, scope) = seed(store).await;
     let follow = InboundEffect::FriendStatus {
-        contact: user("U1", None),
+        contact: user("U1"),
         status: FriendStatus::Friend,
         unblocked: false,
     };

@@ -6,12 +6,13 @@ use desk_store::InboundEffect;
 conformance!(messages_open_one_conversation_and_never_double, |store| {
     let (channel, scope) = seed(store).await;
     let msg = InboundEffect::Message {
-        contact: user("U1", Some("Aiko")),
+        contact: user("U1"),
         message: text("m1", "hello"),
         reply_token: Some("rt1".into()),
     };
     let first = apply(store, scope, "ev1", msg.clone()).await;
     assert!(first.opened);
+    name(store, scope, "U1", "Aiko", NOW).await;
     let conversation = first.conversation_id.expect("conversation");
 
     // The same message again (say, a redelivery with a new event id) is not stored twice.
@@ -20,7 +21,7 @@ conformance!(messages_open_one_conversation_and_never_double, |store| {
     assert!(!again.opened && again.message_id.is_none());
 
     let msg2 = InboundEffect::Message {
-        contact: user("U1", None),
+        contact: user("U1"),
         message: text("m2", "are you there?"),
         reply_token: Some("rt2".into()),
     };
@@ -66,7 +67,7 @@ conformance!(messages_open_one_conversation_and_never_double, |store| {
     assert_eq!(
         listed[0].contact_name.as_deref(),
         Some("Aiko"),
-        "a message without a profile keeps the name"
+        "a later message keeps the profile"
     );
     assert_eq!(
         store.inbox_counts().await.expect("counts").1,
@@ -159,7 +160,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         scope,
         "f",
         InboundEffect::FriendStatus {
-            contact: user("U1", Some("Aiko")),
+            contact: user("U1"),
             status: FriendStatus::Friend,
             unblocked: false,
         },
@@ -167,6 +168,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
     .await;
     let contact = contact_u1(store, channel.id).await;
     assert_eq!(contact.friend_status, FriendStatus::Friend);
+    name(store, scope, "U1", "Aiko", NOW).await;
 
     let applied = apply(store, scope, "m", says("m9", "oops")).await;
     apply(
@@ -189,7 +191,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         scope,
         "x",
         InboundEffect::FriendStatus {
-            contact: user("U1", None),
+            contact: user("U1"),
             status: FriendStatus::Blocked,
             unblocked: false,
         },
@@ -207,6 +209,7 @@ conformance!(follow_unfollow_and_unsend, |store| {
         kinds,
         [
             "contact.friend_status",
+            "contact.updated",
             "conversation.opened",
             "timeline",
             "conversation.updated",
@@ -257,7 +260,7 @@ conformance!(an_event_is_applied_once_even_if_claimed_twice, |store| {
         .remove(0);
     assert_eq!(row.id, again.id);
     let follow = || InboundEffect::FriendStatus {
-        contact: user("U1", None),
+        contact: user("U1"),
         status: FriendStatus::Friend,
         unblocked: false,
     };
@@ -290,13 +293,13 @@ conformance!(
             let mut message = text(id, words);
             message.sender_line_id = Some(who.into());
             InboundEffect::Message {
-                contact: user(who, (who == "U2").then_some("Ren")),
+                contact: user(who),
                 message,
                 reply_token: reply.map(str::to_owned),
             }
         };
         let blocked = InboundEffect::FriendStatus {
-            contact: user("U1", None),
+            contact: user("U1"),
             status: FriendStatus::Blocked,
             unblocked: false,
         };
@@ -394,12 +397,6 @@ conformance!(
                 .map(|t| t.token),
             Some("rt-n1".into())
         );
-        let u2 = store
-            .contact_by_line_id(channel.id, "U2")
-            .await
-            .expect("load")
-            .expect("U2");
-        assert_eq!(u2.display_name.as_deref(), Some("Ren"));
 
         // The realtime log tells it in the same order: each chat opens before its first
         // message, U1's messages come in order, and the block before U1's next chat.
@@ -451,6 +448,65 @@ conformance!(
                 .expect("events")
                 .len(),
             log.len()
+        );
+    }
+);
+
+conformance!(
+    profiles_are_stored_apart_and_told_only_when_they_change,
+    |store| {
+        let (channel, scope) = seed(store).await;
+        let said = apply(store, scope, "ev1", says("m1", "hi")).await;
+        let contact = contact_u1(store, channel.id).await;
+        assert_eq!(
+            (contact.display_name.as_deref(), contact.profile_ms),
+            (None, None),
+            "a new contact has no profile until one is fetched"
+        );
+
+        let changed = name(store, scope, "U1", "Aiko", NOW + 1).await;
+        assert_eq!(changed, [said.contact_id.expect("contact")]);
+        let contact = contact_u1(store, channel.id).await;
+        assert_eq!(
+            (contact.display_name.as_deref(), contact.profile_ms),
+            (Some("Aiko"), Some(NOW + 1))
+        );
+        let listed = store
+            .list_conversations(&Default::default())
+            .await
+            .expect("list");
+        assert_eq!(listed[0].contact_name.as_deref(), Some("Aiko"));
+
+        // The same profile fetched again: its time moves, the consoles hear nothing.
+        assert!(name(store, scope, "U1", "Aiko", NOW + 2).await.is_empty());
+        assert_eq!(
+            contact_u1(store, channel.id).await.profile_ms,
+            Some(NOW + 2)
+        );
+        // A user the desk does not know (yet) is skipped.
+        assert!(name(store, scope, "U9", "Nobody", NOW + 3).await.is_empty());
+        assert!(
+            store
+                .contact_by_line_id(channel.id, "U9")
+                .await
+                .expect("load")
+                .is_none()
+        );
+
+        let events = store
+            .events_after(scope.brand_id, 0, 100)
+            .await
+            .expect("events");
+        let updates: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == "contact.updated")
+            .map(|e| e.payload.0.clone())
+            .collect();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0]["display_name"], "Aiko");
+        assert_eq!(
+            updates[0]["contact_id"],
+            serde_json::json!(said.contact_id.expect("contact"))
         );
     }
 );

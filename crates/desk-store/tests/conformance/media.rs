@@ -11,7 +11,7 @@ use crate::support::*;
 
 fn image(id: &str) -> InboundEffect {
     InboundEffect::Message {
-        contact: user("U1", None),
+        contact: user("U1"),
         message: InboundMessage {
             line_message_id: id.into(),
             kind: MessageKind::Image,
@@ -27,7 +27,7 @@ fn image(id: &str) -> InboundEffect {
 
 fn file(id: &str, name: &str) -> InboundEffect {
     InboundEffect::Message {
-        contact: user("U1", None),
+        contact: user("U1"),
         message: InboundMessage {
             line_message_id: id.into(),
             kind: MessageKind::File,

@@ -159,7 +159,7 @@ conformance!(completed_chats_and_blocked_users_refuse_sends, |store| {
         scope,
         "u",
         InboundEffect::FriendStatus {
-            contact: user("U1", None),
+            contact: user("U1"),
             status: FriendStatus::Blocked,
             unblocked: false,
         },

@@ -6,7 +6,7 @@ use desk_store::StoreError;
 /// A message from a user of our own choosing (the support helpers write as U1).
 fn from(user_id: &str, message_id: &str) -> desk_store::InboundEffect {
     desk_store::InboundEffect::Message {
-        contact: user(user_id, None),
+        contact: user(user_id),
         message: text(message_id, "hi"),
         reply_token: None,
     }

@@ -1,6 +1,6 @@
 //! Test harness: a fresh store per test and per backend, and a seeded brand/channel.
 
-use desk_core::{Role, Sealed};
+use desk_core::{Millis, Role, Sealed};
 use desk_store::test_db::{fresh_postgres, postgres_url};
 use desk_store::{Channel, ChannelScope, NewChannel, NewOperator, Store, StoreConfig};
 
@@ -147,16 +147,36 @@ pub async fn apply(
         .expect("apply")
 }
 
-/// A 1:1 user contact, with a profile when `name` is given.
-pub fn user(id: &str, name: Option<&str>) -> desk_store::ContactRef {
+/// A 1:1 user contact.
+pub fn user(id: &str) -> desk_store::ContactRef {
     desk_store::ContactRef {
         kind: desk_core::ContactKind::User,
         line_id: id.into(),
-        profile: name.map(|n| desk_store::Profile {
-            display_name: Some(n.into()),
-            ..Default::default()
-        }),
     }
+}
+
+/// Stores `name` as the LINE profile of user `id` (as the profile worker does); returns the
+/// contacts whose profile changed.
+pub async fn name(
+    store: &Store,
+    scope: ChannelScope,
+    id: &str,
+    name: &str,
+    now: Millis,
+) -> Vec<desk_core::ContactId> {
+    let update = desk_store::ProfileUpdate {
+        brand_id: scope.brand_id,
+        channel_id: scope.channel_id,
+        line_id: id.into(),
+        profile: desk_store::Profile {
+            display_name: Some(name.into()),
+            ..Default::default()
+        },
+    };
+    store
+        .set_contact_profiles(&[update], now)
+        .await
+        .expect("profile")
 }
 
 /// A text message from U1.
@@ -175,7 +195,7 @@ pub fn text(id: &str, text: &str) -> desk_store::InboundMessage {
 /// A text message effect from U1 with no reply token.
 pub fn says(id: &str, words: &str) -> desk_store::InboundEffect {
     desk_store::InboundEffect::Message {
-        contact: user("U1", None),
+        contact: user("U1"),
         message: text(id, words),
         reply_token: None,
     }

@@ -40,12 +40,13 @@ fn member_profile(user: &SimUser) -> Value {
 }
 
 /// `GET /v2/bot/profile/{userId}` → `UserProfileResponse`; 404 for unknown users and users who
-/// blocked the account.
+/// blocked the account. Slowed and failed by the injected faults, like the send APIs.
 pub(crate) async fn profile(
     State(sim): State<LineSim>,
     auth: Auth,
     LinePath(user_id): LinePath<String>,
 ) -> Result<Json<Value>, ApiError> {
+    super::send::injected_faults(&sim).await?;
     let st = sim.lock();
     let user = st
         .channels

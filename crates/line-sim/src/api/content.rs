@@ -7,20 +7,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::send::{injected_latency, random_fault};
+use super::send::injected_faults;
 use super::{Auth, LinePath};
 use crate::error::ApiError;
 use crate::sim::LineSim;
 use crate::state::{Content, State as SimState};
-
-/// Latency and random faults, as on the send APIs.
-async fn faults(sim: &LineSim) -> Result<(), ApiError> {
-    injected_latency(sim).await;
-    match random_fault(&sim.lock()) {
-        Some(status) => Err(ApiError::injected(status)),
-        None => Ok(()),
-    }
-}
 
 fn lookup<'a>(
     st: &'a mut SimState,
@@ -61,7 +52,7 @@ async fn download(
     message_id: &str,
     rendition: Rendition,
 ) -> Result<Response, ApiError> {
-    faults(sim).await?;
+    injected_faults(sim).await?;
     let mut st = sim.lock();
     let c = lookup(&mut st, &auth.channel_id, message_id)?;
     if rendition == Rendition::Preview

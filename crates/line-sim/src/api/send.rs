@@ -285,15 +285,25 @@ fn decide(
 }
 
 /// Waits out the injected latency, if any (the state lock is not held meanwhile).
-pub(crate) async fn injected_latency(sim: &LineSim) {
+async fn injected_latency(sim: &LineSim) {
     let latency = sim.lock().faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
 }
 
+/// The injected latency and random faults, for the APIs other than sending (content,
+/// profiles): they have no `fail_next` and no retry keys.
+pub(crate) async fn injected_faults(sim: &LineSim) -> Result<(), ApiError> {
+    injected_latency(sim).await;
+    match random_fault(&sim.lock()) {
+        Some(status) => Err(ApiError::injected(status)),
+        None => Ok(()),
+    }
+}
+
 /// Rolls the random 429/500 faults.
-pub(crate) fn random_fault(st: &SimState) -> Option<u16> {
+fn random_fault(st: &SimState) -> Option<u16> {
     let f = &st.faults;
     if f.rate_429 <= 0.0 && f.rate_500 <= 0.0 {
         return None;

@@ -1,0 +1,157 @@
+//! Contacts: LINE users, groups and rooms as the desk knows them, and their LINE profiles.
+//!
+//! An inbound event stores its contact at once (see `chat`); the profile comes later, from a
+//! fetch off the message path, so a slow or failing LINE API never holds up a chat.
+
+use std::collections::HashMap;
+
+use desk_core::{BrandId, ChannelId, ContactId, Millis};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{Contact, Profile, Result, Store, on_read, on_write};
+
+/// A profile LINE gave for a contact of a channel (see [`Store::set_contact_profiles`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileUpdate {
+    pub brand_id: BrandId,
+    pub channel_id: ChannelId,
+    pub line_id: String,
+    pub profile: Profile,
+}
+
+/// The profile columns of a stored contact, to tell a change.
+type StoredProfile = (
+    Uuid,
+    Uuid,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl Store {
+    /// A contact by its LINE id on a channel.
+    pub async fn contact_by_line_id(
+        &self,
+        channel: ChannelId,
+        line_id: &str,
+    ) -> Result<Option<Contact>> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT id, channel_id, kind, line_id, display_name, picture_url, status_message, language,
+                 friend_status, profile_ms, created_ms, updated_ms FROM contacts WHERE channel_id = $1 AND line_id = $2",
+            )
+            .bind(channel.0)
+            .bind(line_id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// When each contact's profile was last fetched, by `(channel, LINE id)`; contacts not
+    /// stored are absent, contacts without a profile map to `None`.
+    pub async fn contact_profile_times(
+        &self,
+        keys: &[(ChannelId, String)],
+    ) -> Result<HashMap<(ChannelId, String), Option<Millis>>> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Uuid, String, Option<Millis>)> = on_read!(self.backend(), |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT channel_id, line_id, profile_ms FROM contacts WHERE ",
+            );
+            crate::push_key_pairs(
+                &mut q,
+                ("channel_id", "line_id"),
+                keys.iter()
+                    .map(|(channel, line_id)| (channel.0, line_id.as_str())),
+            );
+            q.build_query_as().persistent(false).fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, line_id, at)| ((ChannelId(channel), line_id), at))
+            .collect())
+    }
+
+    /// Stores fetched profiles on their contacts (fetched at `now`), in one transaction, and
+    /// tells the consoles of each contact whose name, picture, status or language changed
+    /// (`contact.updated`). A contact not stored is skipped. Returns the changed contacts.
+    pub async fn set_contact_profiles(
+        &self,
+        updates: &[ProfileUpdate],
+        now: Millis,
+    ) -> Result<Vec<ContactId>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, channel_id, line_id, display_name, picture_url, status_message, language
+                 FROM contacts WHERE ",
+            );
+            crate::push_key_pairs(
+                &mut q,
+                ("channel_id", "line_id"),
+                updates.iter().map(|u| (u.channel_id.0, u.line_id.as_str())),
+            );
+            let stored: Vec<StoredProfile> = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
+            let stored: HashMap<(Uuid, &str), &StoredProfile> = stored
+                .iter()
+                .map(|row| ((row.1, row.2.as_str()), row))
+                .collect();
+            let mut changed = Vec::new();
+            let mut events = Vec::new();
+            for update in updates {
+                let Some(row) = stored.get(&(update.channel_id.0, update.line_id.as_str())) else {
+                    continue;
+                };
+                let p = &update.profile;
+                sqlx::query(
+                    "UPDATE contacts SET display_name = $2, picture_url = $3, status_message = $4,
+                     language = $5, profile_ms = $6, updated_ms = $6 WHERE id = $1",
+                )
+                .bind(row.0)
+                .bind(&p.display_name)
+                .bind(&p.picture_url)
+                .bind(&p.status_message)
+                .bind(&p.language)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let before = (&row.3, &row.4, &row.5, &row.6);
+                if before
+                    != (
+                        &p.display_name,
+                        &p.picture_url,
+                        &p.status_message,
+                        &p.language,
+                    )
+                {
+                    changed.push(ContactId(row.0));
+                    events.push(crate::tx::NewEvent {
+                        brand: update.brand_id,
+                        conversation: None,
+                        kind: "contact.updated",
+                        payload: json!({
+                            "contact_id": row.0,
+                            "display_name": p.display_name,
+                            "picture_url": p.picture_url,
+                        }),
+                    });
+                }
+            }
+            append_events!(&mut *tx, &events, now);
+            tx.commit().await?;
+            Ok(changed)
+        })
+    }
+}
