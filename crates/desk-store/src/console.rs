@@ -639,23 +639,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backend, StoreConfig};
 
     /// The plan lines of `sql` on SQLite, with the binds `chat_list` uses.
     async fn plan(store: &Store, sql: &str) -> Vec<String> {
-        let Backend::Sqlite { read, .. } = store.backend() else {
-            panic!("a SQLite store");
-        };
-        let rows: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .bind(Uuid::nil())
+        crate::query_plan::plan(store, sql, |q| {
+            q.bind(Uuid::nil())
                 .bind(Uuid::nil())
                 .bind(None::<Uuid>)
                 .bind(50_i64)
-                .fetch_all(read)
-                .await
-                .expect("explain");
-        rows.into_iter().map(|(.., detail)| detail).collect()
+        })
+        .await
     }
 
     /// Every list and the counts read a brand's chats through migration 0010's indexes, in
@@ -663,12 +656,7 @@ mod tests {
     #[tokio::test]
     async fn lists_and_counts_use_their_indexes() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::connect(&StoreConfig::Sqlite {
-            path: dir.path().join("desk.db"),
-        })
-        .await
-        .expect("open");
-        store.migrate().await.expect("migrate");
+        let store = crate::query_plan::sqlite_store(dir.path()).await;
         let expected = [
             (ChatList::Mine.sql(), "conversations_brand_live"),
             (ChatList::Waiting.sql(), "conversations_brand_state_opened"),

@@ -77,7 +77,8 @@ impl Store {
             .collect())
     }
 
-    /// Stores fetched profiles on their contacts (fetched at `now`), in one transaction, and
+    /// Stores fetched profiles on their contacts (fetched at `now`), in one transaction of a
+    /// few statements whatever their number, and
     /// tells the consoles of each contact whose name, picture, status or language changed
     /// (`contact.updated`). A contact not stored is skipped. Returns the changed contacts.
     pub async fn set_contact_profiles(
@@ -108,25 +109,34 @@ impl Store {
                 .iter()
                 .map(|row| ((row.1, row.2.as_str()), row))
                 .collect();
+            let found: Vec<(&StoredProfile, &ProfileUpdate)> = updates
+                .iter()
+                .filter_map(|u| Some((*stored.get(&(u.channel_id.0, u.line_id.as_str()))?, u)))
+                .collect();
+            if !found.is_empty() {
+                let mut q = sqlx::QueryBuilder::new(
+                    "WITH v (id, display_name, picture_url, status_message, language) AS (",
+                );
+                q.push_values(&found, |mut row, (stored, update)| {
+                    let p = &update.profile;
+                    row.push_bind(stored.0)
+                        .push_bind(p.display_name.as_deref())
+                        .push_bind(p.picture_url.as_deref())
+                        .push_bind(p.status_message.as_deref())
+                        .push_bind(p.language.as_deref());
+                });
+                q.push(") UPDATE contacts SET display_name = v.display_name, picture_url = v.picture_url,
+                     status_message = v.status_message, language = v.language, profile_ms = ");
+                q.push_bind(now);
+                q.push(", updated_ms = ");
+                q.push_bind(now);
+                q.push(" FROM v WHERE contacts.id = v.id");
+                q.build().persistent(false).execute(&mut *tx).await?;
+            }
             let mut changed = Vec::new();
             let mut events = Vec::new();
-            for update in updates {
-                let Some(row) = stored.get(&(update.channel_id.0, update.line_id.as_str())) else {
-                    continue;
-                };
+            for (row, update) in found {
                 let p = &update.profile;
-                sqlx::query(
-                    "UPDATE contacts SET display_name = $2, picture_url = $3, status_message = $4,
-                     language = $5, profile_ms = $6, updated_ms = $6 WHERE id = $1",
-                )
-                .bind(row.0)
-                .bind(&p.display_name)
-                .bind(&p.picture_url)
-                .bind(&p.status_message)
-                .bind(&p.language)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
                 let before = (&row.3, &row.4, &row.5, &row.6);
                 if before
                     != (

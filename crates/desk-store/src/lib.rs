@@ -111,6 +111,43 @@ pub(crate) fn push_key_pairs<'a, DB>(
     }
 }
 
+/// Test support: how SQLite plans to run a statement.
+#[cfg(test)]
+pub(crate) mod query_plan {
+    use sqlx::sqlite::{Sqlite, SqliteArguments};
+
+    /// The plan lines of `sql` on a SQLite store, its parameters bound by `bind`.
+    pub(crate) async fn plan(
+        store: &crate::Store,
+        sql: &str,
+        bind: impl FnOnce(
+            sqlx::query::QueryAs<'_, Sqlite, (i64, i64, i64, String), SqliteArguments>,
+        )
+            -> sqlx::query::QueryAs<'_, Sqlite, (i64, i64, i64, String), SqliteArguments>,
+    ) -> Vec<String> {
+        let crate::Backend::Sqlite { read, .. } = store.backend() else {
+            panic!("a SQLite store");
+        };
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let rows = bind(sqlx::query_as(sqlx::AssertSqlSafe(explain)))
+            .fetch_all(read)
+            .await
+            .expect("explain");
+        rows.into_iter().map(|(.., detail)| detail).collect()
+    }
+
+    /// A migrated SQLite store in `dir`.
+    pub(crate) async fn sqlite_store(dir: &std::path::Path) -> crate::Store {
+        let store = crate::Store::connect(&crate::StoreConfig::Sqlite {
+            path: dir.join("desk.db"),
+        })
+        .await
+        .expect("open");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -94,11 +94,37 @@ macro_rules! queued_sql {
     };
 }
 
+/// The live chats the members of department `$1` hold, in any department.
+const HELD_SQL: &str = "SELECT c.id, c.contact_id, c.assignee_id FROM conversations c
+     JOIN department_members m ON m.operator_id = c.assignee_id
+     WHERE m.department_id = $1 AND c.state IN ('waiting', 'missed', 'open')";
+
+/// Whether routing department `$1` could change anything (see [`Store::may_route`]).
+const MAY_ROUTE_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM department_members m JOIN operators o ON o.id = m.operator_id
+         WHERE m.department_id = $1 AND o.presence = 'online')
+     OR EXISTS (SELECT 1 FROM conversations c WHERE c.department_id = $1 AND c.assignee_id IS NULL
+         AND c.state IN ('waiting', 'missed') AND c.offered_to IS NOT NULL)";
+
 fn routing_error(e: desk_core::RoutingError) -> StoreError {
     StoreError::Conflict(format!("routing: {e}"))
 }
 
 impl Store {
+    /// Whether routing a department could change anything: someone in it is online (only they
+    /// take or are shown chats), or a waiting chat is still shown as offered (routing would
+    /// withdraw it). A read, not a write transaction: a desk whose operators are all away
+    /// skips one writer round per new chat. Skipping is safe because whatever makes it true
+    /// later (a presence change, an offer) routes the department itself after it commits.
+    pub async fn may_route(&self, department: DepartmentId) -> Result<bool> {
+        Ok(on_read!(self.backend(), |pool| {
+            sqlx::query_scalar(MAY_ROUTE_SQL)
+                .bind(department.0)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
     /// Routes a department's waiting chats: loads its snapshot into a [`Router`], lets it
     /// decide, assigns chats (lifecycle `Assign`, and the operator's `last_assigned_ms`) and
     /// logs notify-all offers as `conversation.offered` events. Returns what it did; a chat
@@ -151,14 +177,10 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             // Every live chat the members hold, in any department: capacity is per operator.
-            let held: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-                "SELECT c.id, c.contact_id, c.assignee_id FROM conversations c
-                 JOIN department_members m ON m.operator_id = c.assignee_id
-                 WHERE m.department_id = $1 AND c.state IN ('waiting', 'missed', 'open')",
-            )
-            .bind(department.0)
-            .fetch_all(&mut *tx)
-            .await?;
+            let held: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(HELD_SQL)
+                .bind(department.0)
+                .fetch_all(&mut *tx)
+                .await?;
             let mut queued: Vec<QueuedRow> = sqlx::query_as(queued_sql)
                 .bind(department.0)
                 .fetch_all(&mut *tx)
@@ -413,5 +435,31 @@ impl Store {
             .await
         })?;
         Ok(rows.into_iter().map(|(d,)| DepartmentId(d)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Routing reads a department's line and its members' chats through migration 0012's
+    /// indexes, not by scanning every chat (it runs after every new chat).
+    #[tokio::test]
+    async fn routing_reads_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = crate::query_plan::sqlite_store(dir.path()).await;
+        let expected = [
+            (queued_sql!(), "conversations_department_line"),
+            (HELD_SQL, "conversations_assignee_live"),
+            (MAY_ROUTE_SQL, "conversations_department_line"),
+        ];
+        for (sql, index) in expected {
+            let plan = crate::query_plan::plan(&store, sql, |q| q.bind(Uuid::nil())).await;
+            assert!(
+                plan.iter()
+                    .any(|l| l.starts_with(&format!("SEARCH c USING INDEX {index} "))),
+                "{index} not used: {plan:#?}"
+            );
+        }
     }
 }

@@ -14,8 +14,9 @@ use crate::state::AppState;
 
 /// Profiles older than this are fetched again when the user writes.
 pub const MAX_AGE_MS: Millis = 24 * 3_600_000;
-/// A profile asked for (fetched or not) is not asked for again sooner: a user who writes a
-/// burst, or whom LINE has no profile for, costs one call.
+/// A profile looked at (found fresh, fetched, or not given by LINE) is not looked at again
+/// sooner: a user who writes a burst costs one look-up, and one whom LINE has no profile for
+/// one call.
 const RETRY_AFTER_MS: Millis = 5 * 60_000;
 /// Longest the chatbot waits for a profile the worker is fetching (LINE answers in well under
 /// a second; the language of a greeting is not worth more).
@@ -23,7 +24,8 @@ const BOT_WAIT: Duration = Duration::from_secs(3);
 
 type Key = (ChannelId, String);
 
-/// The profiles wanted, for the profile worker: a set, so asking twice fetches once.
+/// The users whose profile may be wanted, for the profile worker (which fetches those the desk
+/// lacks or holds for too long): a set, so asking twice looks once.
 #[derive(Debug, Default)]
 pub struct ProfileRequests {
     pending: Mutex<Pending>,
@@ -35,7 +37,7 @@ pub struct ProfileRequests {
 #[derive(Debug, Default)]
 struct Pending {
     queued: BTreeMap<Key, BrandId>,
-    /// When each profile was last taken to be fetched.
+    /// When each profile was last taken to be looked at.
     taken: HashMap<Key, Millis>,
     /// Taken by the worker and not stored yet.
     in_flight: HashSet<Key>,
@@ -61,8 +63,8 @@ enum Claim<'a> {
 }
 
 impl ProfileRequests {
-    /// Asks for the profiles of these users (by their chat's channel), unless one was asked
-    /// for lately.
+    /// Asks the worker to look at these users' profiles (by their chat's channel), unless it
+    /// did lately.
     pub fn request(&self, users: impl IntoIterator<Item = (ChannelScope, String)>, now: Millis) {
         let mut pending = self.lock();
         let mut any = false;
@@ -94,7 +96,7 @@ impl ProfileRequests {
     }
 
     /// Up to `max` of the profiles asked for, for the worker (which calls [`Self::done`]
-    /// once it stored them).
+    /// once it looked them up and stored what it fetched).
     pub(crate) fn take(&self, max: usize, now: Millis) -> Vec<(BrandId, Key)> {
         let mut pending = self.lock();
         if now - pending.pruned_ms > RETRY_AFTER_MS {
@@ -113,7 +115,7 @@ impl ProfileRequests {
         out
     }
 
-    /// The worker stored (or gave up on) these profiles.
+    /// The worker is through with these profiles.
     pub(crate) fn done<'k>(&self, keys: impl IntoIterator<Item = &'k Key>) {
         let mut pending = self.lock();
         for key in keys {

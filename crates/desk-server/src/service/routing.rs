@@ -16,6 +16,11 @@ pub async fn route(state: &AppState, departments: impl IntoIterator<Item = Depar
     let mut routed = false;
     // In id order, so two instances routing overlapping sets lock departments alike.
     for department in departments {
+        match state.store.may_route(department).await {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(e) => tracing::warn!(%department, error = %e, "routing pre-check failed; routing"),
+        }
         match state
             .store
             .route_department(department, state.clock.now_ms())

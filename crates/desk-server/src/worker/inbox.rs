@@ -9,7 +9,7 @@ use desk_store::{InboundItem, InboxRow, IngestLoad};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::service::{inbound, profiles};
+use crate::service::inbound;
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time while webhooks keep arriving:
@@ -145,42 +145,18 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     if !opened.is_empty() {
         state.wake.routing.request(opened);
     }
-    request_profiles(state, &items).await;
+    // The profile worker looks at who wrote: it fetches the profiles the desk lacks.
+    state.wake.profiles.request(
+        items.iter().filter_map(|(_, item)| {
+            let user = item.effect.user_to_profile()?;
+            Some((item.scope, user.line_id.clone()))
+        }),
+        state.clock.now_ms(),
+    );
     tracing::debug!(
         prepare_ms = (prepared_at - started).as_millis() as u64,
         apply_ms = (applied_at - prepared_at).as_millis() as u64,
         "inbox batch timings"
-    );
-}
-
-/// Asks the profile worker for the users of these events whose profile the desk lacks or
-/// holds for too long (read at once for the batch).
-async fn request_profiles(state: &AppState, items: &[(InboxRow, InboundItem)]) {
-    let users: BTreeMap<(desk_core::ChannelId, String), desk_store::ChannelScope> = items
-        .iter()
-        .filter_map(|(_, item)| {
-            let user = item.effect.user_to_profile()?;
-            Some(((item.scope.channel_id, user.line_id.clone()), item.scope))
-        })
-        .collect();
-    if users.is_empty() {
-        return;
-    }
-    let keys: Vec<_> = users.keys().cloned().collect();
-    let fetched = match state.store.contact_profile_times(&keys).await {
-        Ok(fetched) => fetched,
-        Err(e) => {
-            tracing::warn!(error = %e, "contact look-up failed; profiles not asked for");
-            return;
-        }
-    };
-    let now = state.clock.now_ms();
-    state.wake.profiles.request(
-        users
-            .into_iter()
-            .filter(|(key, _)| profiles::is_stale(fetched.get(key).copied().flatten(), now))
-            .map(|((_, line_id), scope)| (scope, line_id)),
-        now,
     );
 }
 

@@ -1,6 +1,8 @@
-//! The profile worker: fetches the LINE profiles asked for (see
-//! [`ProfileRequests`](crate::service::profiles::ProfileRequests)), a few at a time, and stores
-//! each round in one transaction.
+//! The profile worker: looks at the users the inbox processor saw (see
+//! [`ProfileRequests`](crate::service::profiles::ProfileRequests)), fetches the LINE profiles
+//! the desk lacks or holds for too long, a few at a time, and stores each round in one
+//! transaction. The look-up is here, not on the processor's path, so that messages reach the
+//! consoles without waiting for it.
 
 use desk_core::{BrandId, ChannelId};
 use desk_store::ProfileUpdate;
@@ -32,9 +34,24 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     }
 }
 
-#[tracing::instrument(skip_all, fields(profiles = wanted.len()))]
+#[tracing::instrument(skip_all, fields(users = wanted.len()))]
 async fn refresh(state: &AppState, wanted: Vec<(BrandId, (ChannelId, String))>) {
-    let updates: Vec<ProfileUpdate> = futures::stream::iter(wanted)
+    let keys: Vec<_> = wanted.iter().map(|(_, key)| key.clone()).collect();
+    let fetched = match state.store.contact_profile_times(&keys).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read when profiles were fetched");
+            return;
+        }
+    };
+    let now = state.clock.now_ms();
+    let stale = wanted.into_iter().filter(|(_, key)| {
+        // Not stored: the event that named the user was not applied; nothing to attach to.
+        fetched
+            .get(key)
+            .is_some_and(|at| profiles::is_stale(*at, now))
+    });
+    let updates: Vec<ProfileUpdate> = futures::stream::iter(stale)
         .map(|(brand_id, (channel_id, line_id))| async move {
             let profile = profiles::fetch(state, channel_id, &line_id).await?;
             Some(ProfileUpdate {
