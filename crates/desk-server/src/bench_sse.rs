@@ -181,7 +181,7 @@ pub async fn run(args: BenchSseArgs) -> anyhow::Result<()> {
         shared.after_store.summary()
     );
     println!(
-        "  each user's first message (a new chat: profile fetch, routing; {} samples): {}",
+        "  each user's first message (a new chat; {} samples): {}",
         shared.opening.count(),
         shared.opening.summary()
     );

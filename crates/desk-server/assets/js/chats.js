@@ -92,20 +92,28 @@ const sound = new Audio(desk.dataset.newChatSound);
 
 async function announceNewChat(conversationId) {
   if (localStorage.getItem(NOTIFY_KEY) !== "1") return;
-  await refreshLists();
-  const row = document.querySelector(`.chat-row[data-conversation="${CSS.escape(conversationId)}"]`);
-  const name = row?.querySelector(".name")?.textContent ?? t("chats.unnamed");
   sound.play().catch(() => {});
-  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
-    const note = new Notification(tf("chats.notify.new_chat", { name }), {
-      body: t("chats.notify.new_chat_body"),
-      tag: conversationId,
-    });
-    note.addEventListener("click", () => {
-      window.focus();
-      if (row) row.click();
-    });
+  if (!("Notification" in window && Notification.permission === "granted" && document.hidden)) return;
+  // The name comes with the user's LINE profile, fetched just after the chat opens: wait for
+  // it a little, so the notification names who is writing.
+  const unnamed = t("chats.unnamed");
+  let row = null;
+  let name = unnamed;
+  for (let waited = 0; ; waited += 500) {
+    await refreshLists();
+    row = document.querySelector(`.chat-row[data-conversation="${CSS.escape(conversationId)}"]`);
+    name = row?.querySelector(".name")?.textContent ?? unnamed;
+    if (name !== unnamed || waited >= 2000) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  const note = new Notification(tf("chats.notify.new_chat", { name }), {
+    body: t("chats.notify.new_chat_body"),
+    tag: conversationId,
+  });
+  note.addEventListener("click", () => {
+    window.focus();
+    if (row) row.click();
+  });
 }
 
 const liveStatus = document.getElementById("live-status");

@@ -186,3 +186,52 @@ conformance!(route_department_assigns_queues_and_offers, |store| {
         Err(StoreError::NotFound("department"))
     ));
 });
+
+conformance!(
+    routing_is_skipped_only_where_it_could_change_nothing,
+    |store| {
+        let (_, scope) = seed(store).await;
+        let department = scope.department_id;
+        let a = operator(store, "a@example.com").await;
+        store
+            .add_department_member(department, a.id)
+            .await
+            .expect("member");
+        // A chat waits; its one member is offline: routing has nobody to give it to.
+        let chat = apply(store, scope, "e1", from("U1", "m1"))
+            .await
+            .conversation_id
+            .expect("chat");
+        assert!(!store.may_route(department).await.expect("check"));
+
+        // Online: the chat is offered.
+        presences(store, &[(a.id, Presence::Online)]).await;
+        assert!(store.may_route(department).await.expect("check"));
+        let routed = store
+            .route_department(department, NOW)
+            .await
+            .expect("route");
+        assert_eq!(routed.len(), 1);
+
+        // Away again: nobody takes chats, but the offer still shows, so routing must run to
+        // withdraw it; after that there is nothing left to do.
+        presences(store, &[(a.id, Presence::Away)]).await;
+        assert!(store.may_route(department).await.expect("check"));
+        store
+            .route_department(department, NOW)
+            .await
+            .expect("route");
+        assert!(
+            !store.may_route(department).await.expect("check"),
+            "the offer was withdrawn"
+        );
+        assert!(
+            store
+                .conversation(chat)
+                .await
+                .expect("chat")
+                .assignee_id
+                .is_none()
+        );
+    }
+);
