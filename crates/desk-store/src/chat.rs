@@ -71,6 +71,15 @@ pub struct Applied {
     pub message_id: Option<MessageId>,
 }
 
+/// The next inbox batch to claim with an apply (see [`Store::apply_inbound_batch_and_claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextClaim {
+    /// How long the claimed rows are leased.
+    pub lease_ms: Millis,
+    /// Most rows claimed.
+    pub limit: i64,
+}
+
 /// The channel facts an inbound event needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChannelScope {
@@ -234,18 +243,34 @@ impl Store {
     /// lease) applied already is skipped, so an event is applied exactly once. Runs of
     /// messages are applied together ([`apply_messages_in_tx!`]), other events one at a time;
     /// the order of the batch is kept.
-    #[tracing::instrument(skip_all, fields(items = items.len()))]
     pub async fn apply_inbound_batch(
         &self,
         items: Vec<InboundItem>,
         now: Millis,
     ) -> Result<Vec<Applied>> {
+        Ok(self
+            .apply_inbound_batch_and_claim(items, now, None)
+            .await?
+            .0)
+    }
+
+    /// [`Store::apply_inbound_batch`], and in the same transaction [`Store::inbox_claim`]s
+    /// the next batch when `next` is `Some(NextClaim)`: while events keep coming, one writer
+    /// round (one commit) per batch instead of two. If the apply fails, nothing is claimed.
+    #[tracing::instrument(skip_all, fields(items = items.len()))]
+    pub async fn apply_inbound_batch_and_claim(
+        &self,
+        items: Vec<InboundItem>,
+        now: Millis,
+        next: Option<NextClaim>,
+    ) -> Result<(Vec<Applied>, Vec<crate::InboxRow>)> {
         let capacity = self.per_backend(
             crate::lifecycle::CAPACITY_SQLITE,
             crate::lifecycle::CAPACITY_POSTGRES,
         );
+        let claim_sql = self.inbox_claim_sql();
         if items.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
         on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
@@ -318,8 +343,20 @@ impl Store {
                     }
                 }
             }
+            let mut claimed: Vec<crate::InboxRow> = match next {
+                Some(next) => {
+                    sqlx::query_as(claim_sql)
+                        .bind(now + next.lease_ms)
+                        .bind(now)
+                        .bind(next.limit)
+                        .fetch_all(&mut *tx)
+                        .await?
+                }
+                None => Vec::new(),
+            };
             tx.commit().await?;
-            Ok(results)
+            claimed.sort_by_key(|r| r.id);
+            Ok((results, claimed))
         })
     }
 

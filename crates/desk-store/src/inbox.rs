@@ -10,7 +10,8 @@ use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim, execute, on_read, on_write,
+    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, execute, on_read,
+    on_write,
 };
 
 /// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
@@ -248,18 +249,27 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let mut rows: Vec<InboxRow> = claim!(
+        let mut rows: Vec<InboxRow> = on_write!(self.backend(), |pool| {
+            sqlx::query_as(self.inbox_claim_sql())
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    /// The statement that leases inbox rows (see [`Store::inbox_claim`]), for this backend.
+    pub(crate) fn inbox_claim_sql(&self) -> &'static str {
+        claim_sql!(
             self,
             "webhook_inbox",
             "SELECT id FROM webhook_inbox WHERE processed_ms IS NULL \
              AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY id LIMIT $3",
-            "id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts",
-            now,
-            lease_ms,
-            limit
-        )?;
-        rows.sort_by_key(|r| r.id);
-        Ok(rows)
+            "id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts"
+        )
     }
 
     /// Records a failed attempt: the event is retried after `retry_at`, or given up (kept,

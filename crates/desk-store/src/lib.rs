@@ -58,7 +58,7 @@ pub use bot::{BotFailure, BotSettings, BotTurn, BotTurnOutcome, Remember, SendCo
 pub use bot_queue::QueuedBotTurn;
 pub use channel_admin::{AccountProfile, ClearSecrets};
 pub use chat::{Applied, InboundEffect};
-pub use chat::{ChannelScope, InboundItem};
+pub use chat::{ChannelScope, InboundItem, NextClaim};
 pub use console::{
     BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
     ListScope, PastChat,
@@ -229,13 +229,13 @@ macro_rules! next_due {
         Ok(next.map(|(at,)| at))
     }};
 }
-/// Leases rows of a work queue: the rows `$select` picks (a `SELECT id …` where `$2` is now and
-/// `$3` the limit) get `lease_until_ms = $1` (now + `$lease_ms`) and one more attempt. On
-/// Postgres they are locked `FOR UPDATE SKIP LOCKED`, so instances claim disjoint rows.
-/// Evaluates to the `RETURNING $returning` rows (a `Result<Vec<_>>`).
-macro_rules! claim {
-    ($store:expr, $table:literal, $select:literal, $returning:literal, $now:expr, $lease_ms:expr, $limit:expr) => {{
-        let sql = $store.per_backend(
+/// The statement that leases rows of a work queue, for `$store`'s backend: the rows `$select`
+/// picks (a `SELECT id …` where `$2` is now and `$3` the limit) get `lease_until_ms = $1` (now
+/// plus the lease) and one more attempt. On Postgres they are locked `FOR UPDATE SKIP LOCKED`,
+/// so instances claim disjoint rows. It returns `$returning`.
+macro_rules! claim_sql {
+    ($store:expr, $table:literal, $select:literal, $returning:literal) => {
+        $store.per_backend(
             concat!(
                 "UPDATE ",
                 $table,
@@ -252,7 +252,14 @@ macro_rules! claim {
                 " FOR UPDATE SKIP LOCKED) RETURNING ",
                 $returning
             ),
-        );
+        )
+    };
+}
+/// Leases rows of a work queue (see [`claim_sql!`]) in a statement of its own. Evaluates to
+/// the `RETURNING $returning` rows (a `Result<Vec<_>>`).
+macro_rules! claim {
+    ($store:expr, $table:literal, $select:literal, $returning:literal, $now:expr, $lease_ms:expr, $limit:expr) => {{
+        let sql = $crate::claim_sql!($store, $table, $select, $returning);
         on_write!($store.backend(), |pool| {
             sqlx::query_as(sql)
                 .bind($now + $lease_ms)
@@ -324,7 +331,9 @@ macro_rules! execute_in {
             .map(|r| r.rows_affected())
     };
 }
-pub(crate) use {claim, execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one};
+pub(crate) use {
+    claim, claim_sql, execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one,
+};
 
 impl Store {
     /// Opens the database. Call [`Store::migrate`] before use.

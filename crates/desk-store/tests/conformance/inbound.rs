@@ -510,3 +510,52 @@ conformance!(
         );
     }
 );
+
+conformance!(an_apply_claims_the_next_batch_in_its_transaction, |store| {
+    let (channel, scope) = seed(store).await;
+    let events = (0..3)
+        .map(|i| desk_store::NewInboxEvent {
+            channel_id: channel.id,
+            dedupe_key: format!("ev{i}"),
+            chat_key: None,
+            event_type: "message".into(),
+            event_ms: NOW + i,
+            raw: "{}".into(),
+        })
+        .collect();
+    store.inbox_append(events, NOW).await.expect("append");
+    let first = store.inbox_claim(NOW, 1_000, 1).await.expect("claim");
+    assert_eq!(first.len(), 1);
+    let item = desk_store::InboundItem {
+        inbox_id: first[0].id,
+        scope,
+        rules: Default::default(),
+        event_ms: NOW,
+        effect: says("m1", "hi"),
+    };
+    let next = desk_store::NextClaim {
+        lease_ms: 1_000,
+        limit: 10,
+    };
+    let (applied, ahead) = store
+        .apply_inbound_batch_and_claim(vec![item], NOW + 1, Some(next))
+        .await
+        .expect("apply");
+    assert!(applied[0].message_id.is_some());
+    let keys: Vec<_> = ahead.iter().map(|r| r.dedupe_key.as_str()).collect();
+    assert_eq!(keys, ["ev1", "ev2"], "the rest, not the row just applied");
+    assert!(ahead.iter().all(|r| r.attempts == 1));
+    assert!(
+        store
+            .inbox_claim(NOW + 1, 1_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "what the apply claimed is leased"
+    );
+    assert_eq!(
+        store.inbox_counts().await.expect("counts").1,
+        2,
+        "one row processed, two waiting"
+    );
+});
