@@ -193,7 +193,7 @@ both!(good_credentials_walk_to_a_live_channel, |app| {
         .find(|c| c["channel_id"] == channel_id.as_str())
         .expect("a chat on the new channel");
     assert_eq!(chat["department_id"], sales.as_str());
-    assert_eq!(chat["contact_name"], "Kenta");
+    app.named(chat["id"].as_str().expect("id"), "Kenta").await;
 
     let list = app
         .get_json(&format!("/api/v1/brands/{}/channels", app.channel.brand_id))

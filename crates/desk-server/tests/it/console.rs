@@ -143,6 +143,8 @@ both!(pages_need_a_session_and_keep_to_their_brand, |app| {
     let user = app.user("U0000000000000000000000000000b01", "Aki");
     app.say(&user, "hello").await;
     let chat = app.only_conversation().await;
+    // Named before the other brand looks, so that not seeing the name means something.
+    app.named(&chat, "Aki").await;
     let brand = brand(app);
     let path = format!("/brands/{brand}/chats/{chat}?list=open");
 

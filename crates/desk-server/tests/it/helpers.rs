@@ -317,6 +317,15 @@ impl TestApp {
         .await
     }
 
+    /// Waits until the chat's contact bears `name` (LINE profiles are fetched just after the
+    /// message is shown).
+    pub async fn named(&self, conversation: &str, name: &str) {
+        self.eventually(&format!("{name}'s profile"), || async {
+            (self.conversation(conversation).await["contact_name"] == name).then_some(())
+        })
+        .await
+    }
+
     pub async fn post_message(&self, conversation: &str, body: Value) -> reqwest::Response {
         self.http
             .post(format!(

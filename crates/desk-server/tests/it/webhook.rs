@@ -137,10 +137,7 @@ both!(a_slow_line_profile_api_holds_up_no_message, |app| {
     assert_eq!(app.conversation(&id).await["contact_name"], json!(null));
 
     // The name follows, and the consoles are told.
-    app.eventually("the name from the profile", || async {
-        (app.conversation(&id).await["contact_name"] == "Sora").then_some(())
-    })
-    .await;
+    app.named(&id, "Sora").await;
     let events = app
         .store()
         .events_after(app.channel.brand_id, 0, 1_000)
