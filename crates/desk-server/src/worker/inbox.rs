@@ -5,24 +5,35 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use desk_core::Millis;
-use desk_store::{InboundItem, InboxRow, IngestLoad, NextClaim};
+use desk_store::{BackendKind, InboundItem, InboxRow, IngestLoad, NextClaim};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::service::inbound;
 use crate::state::AppState;
 
-/// Events claimed (and applied in one transaction) at a time while webhooks keep arriving.
+/// Events claimed (and applied in one transaction) at a time, by how hard webhook requests
+/// press on the writer.
+///
 /// SQLite has one writer, and every webhook request waits for it while a batch holds it: 16
-/// events hold it about 2 ms. Measured at 10,000 requests/s, 128 put webhook p99 at 43 ms,
-/// 32 at 19 ms, 16 at 15 ms; applying then lags (it catches up after the burst, at about 9,000
-/// events/s), which is the order that matters: LINE is answered first.
-const BUSY_BATCH: i64 = 16;
-/// Events claimed at a time when webhook requests saturate the writer (after giving way).
-const SATURATED_BATCH: i64 = 32;
-/// Events claimed at a time when ingest is quiet: catching up, in transactions short enough
-/// (about 6 ms) that a request arriving meanwhile is not held long.
-const IDLE_BATCH: i64 = 64;
+/// events hold it about 2 ms. Measured at 10,000 requests/s, 128 put webhook p99 at 43 ms, 32 at
+/// 19 ms, 16 at 15 ms; applying then lags (it catches up after the burst, at about 9,000
+/// events/s), which is the order that matters: LINE is answered first. Quiet, 64 catch up in
+/// transactions short enough (about 6 ms) that a request arriving meanwhile is not held long.
+///
+/// On Postgres webhook requests do not wait for the processor's transactions, but every
+/// statement is a round trip: small batches would only make applying fall behind (16 put new
+/// chats half a second late at 1,000 messages/s).
+fn batch_size(kind: BackendKind, load: IngestLoad) -> i64 {
+    match (kind, load) {
+        (BackendKind::Sqlite, IngestLoad::Quiet) => 64,
+        (BackendKind::Sqlite, IngestLoad::Busy) => 16,
+        (BackendKind::Postgres, IngestLoad::Quiet) => 256,
+        (BackendKind::Postgres, IngestLoad::Busy) => 128,
+        // Claimed after giving way to saturated ingest (see `give_way_to_ingest`).
+        (_, IngestLoad::Saturated) => 32,
+    }
+}
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
@@ -41,11 +52,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     loop {
         let now = state.clock.now_ms();
         let rows = if ahead.is_empty() {
-            let batch = match give_way_to_ingest(&state).await {
-                IngestLoad::Quiet => IDLE_BATCH,
-                IngestLoad::Busy => BUSY_BATCH,
-                IngestLoad::Saturated => SATURATED_BATCH,
-            };
+            let load = give_way_to_ingest(&state).await;
+            let batch = batch_size(state.store.kind(), load);
             match state.store.inbox_claim(now, LEASE_MS, batch).await {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -112,14 +120,12 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) -> Vec<InboxRow> {
     // (see `give_way_to_ingest`).
     let now = state.clock.now_ms();
     let next = match state.store.ingest_load(now) {
-        IngestLoad::Quiet => Some(IDLE_BATCH),
-        IngestLoad::Busy => Some(BUSY_BATCH),
         IngestLoad::Saturated => None,
-    }
-    .map(|limit| NextClaim {
-        lease_ms: LEASE_MS,
-        limit,
-    });
+        load => Some(NextClaim {
+            lease_ms: LEASE_MS,
+            limit: batch_size(state.store.kind(), load),
+        }),
+    };
     // Departments that got a new chat: it waits in their line until routed.
     let mut opened = Vec::new();
     let mut ahead = Vec::new();
