@@ -150,7 +150,8 @@ pub async fn contact_with_profile(
     line_id: &str,
 ) -> Result<Option<Contact>, StoreError> {
     let key = (scope.channel_id, line_id.to_owned());
-    let mut waited = false;
+    // Once: the worker may store the profile between our read and our claim, or while we wait.
+    let mut looked_again = false;
     loop {
         let contact = state
             .store
@@ -163,10 +164,10 @@ pub async fn contact_with_profile(
             return Ok(contact);
         }
         match state.wake.profiles.claim(&key, state.clock.now_ms()) {
-            Claim::Stored => return Ok(contact),
-            Claim::Wait(_) if waited => return Ok(contact),
+            Claim::Stored | Claim::Wait(_) if looked_again => return Ok(contact),
+            Claim::Stored => looked_again = true,
             Claim::Wait(stored) => {
-                waited = true;
+                looked_again = true;
                 // A round that stored nothing for this user still ends the wait.
                 let _ = tokio::time::timeout(BOT_WAIT, stored).await;
             }
