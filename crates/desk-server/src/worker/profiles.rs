@@ -28,14 +28,13 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             }
             continue;
         }
-        let keys: Vec<_> = wanted.iter().map(|(_, key)| key.clone()).collect();
-        refresh(&state, wanted).await;
-        requests.done(&keys);
+        refresh(&state, &wanted).await;
+        requests.done(wanted.iter().map(|(_, key)| key));
     }
 }
 
 #[tracing::instrument(skip_all, fields(users = wanted.len()))]
-async fn refresh(state: &AppState, wanted: Vec<(BrandId, (ChannelId, String))>) {
+async fn refresh(state: &AppState, wanted: &[(BrandId, (ChannelId, String))]) {
     let keys: Vec<_> = wanted.iter().map(|(_, key)| key.clone()).collect();
     let fetched = match state.store.contact_profile_times(&keys).await {
         Ok(fetched) => fetched,
@@ -45,12 +44,16 @@ async fn refresh(state: &AppState, wanted: Vec<(BrandId, (ChannelId, String))>) 
         }
     };
     let now = state.clock.now_ms();
-    let stale = wanted.into_iter().filter(|(_, key)| {
-        // Not stored: the event that named the user was not applied; nothing to attach to.
-        fetched
-            .get(key)
-            .is_some_and(|at| profiles::is_stale(*at, now))
-    });
+    let stale: Vec<_> = wanted
+        .iter()
+        .filter(|(_, key)| {
+            // Not stored: the event that named the user was not applied; nothing to attach to.
+            fetched
+                .get(key)
+                .is_some_and(|at| profiles::is_stale(*at, now))
+        })
+        .cloned()
+        .collect();
     let updates: Vec<ProfileUpdate> = futures::stream::iter(stale)
         .map(|(brand_id, (channel_id, line_id))| async move {
             let profile = profiles::fetch(state, channel_id, &line_id).await?;
