@@ -1,7 +1,9 @@
 //! Contacts, conversations and messages: applying an inbound LINE event, and reading chats.
 //!
-//! An inbound event is applied in one transaction together with marking its inbox row
-//! processed, so a crash either applies it whole or leaves it to be claimed again.
+//! An inbound event is applied in one transaction together with recording it applied (its
+//! inbox row marked processed; on SQLite, where the inbox is another file, a row of
+//! `inbox_applied`, and the inbox row marked after the commit), so a crash either applies it
+//! whole or leaves it to be claimed again, and a claimed event already applied is skipped.
 
 use desk_core::{
     BrandId, ChannelId, ContactId, ConversationId, ConversationState, DepartmentId, FriendStatus,
@@ -11,8 +13,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result, Store,
-    StoreError, on_read, on_write,
+    BackendKind, ContactRef, Conversation, ConversationFilter, InboundMessage, Message, Result,
+    Store, StoreError, on_read, on_write,
 };
 
 /// What an inbound event does to the desk.
@@ -254,9 +256,10 @@ impl Store {
             .0)
     }
 
-    /// [`Store::apply_inbound_batch`], and in the same transaction [`Store::inbox_claim`]s
-    /// the next batch when `next` is `Some(NextClaim)`: while events keep coming, one writer
-    /// round (one commit) per batch instead of two. If the apply fails, nothing is claimed.
+    /// [`Store::apply_inbound_batch`], and [`Store::inbox_claim`]s the next batch when `next`
+    /// is `Some(NextClaim)`: on Postgres in the same transaction, on SQLite in the one that
+    /// marks the applied rows in the inbox file. While events keep coming, that saves a round
+    /// (and a commit) per batch. If the apply fails, nothing is claimed.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
     pub async fn apply_inbound_batch_and_claim(
         &self,
@@ -272,13 +275,34 @@ impl Store {
         if items.is_empty() {
             return Ok(Default::default());
         }
-        on_write!(self.backend(), |pool| {
+        let kind = self.kind();
+        let ids: Vec<i64> = items.iter().map(|item| item.inbox_id).collect();
+        let (results, claimed) = on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
-            q.push_bind(now)
-                .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
-            crate::push_list(&mut q, items.iter().map(|item| item.inbox_id));
-            q.push(" RETURNING id");
+            let q = match kind {
+                // The inbox is in this database: its rows are marked with the apply.
+                BackendKind::Postgres => {
+                    let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
+                    q.push_bind(now)
+                        .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
+                    crate::push_list(&mut q, ids.iter().copied());
+                    q.push(" RETURNING id");
+                    q
+                }
+                // The inbox is another file: the apply is recorded here, and the rows marked
+                // there once this commits (see `mark_applied_and_claim`).
+                BackendKind::Sqlite => {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO inbox_applied (inbox_id, applied_ms) ",
+                    );
+                    q.push_values(&ids, |mut row, id| {
+                        row.push_bind(*id).push_bind(now);
+                    });
+                    q.push(" ON CONFLICT (inbox_id) DO NOTHING RETURNING inbox_id");
+                    q
+                }
+            };
+            let mut q = q;
             let claimed: Vec<(i64,)> = q
                 .build_query_as()
                 .persistent(false)
@@ -343,8 +367,8 @@ impl Store {
                     }
                 }
             }
-            let mut claimed: Vec<crate::InboxRow> = match next {
-                Some(next) => {
+            let claimed: Vec<crate::InboxRow> = match next {
+                Some(next) if kind == BackendKind::Postgres => {
                     sqlx::query_as(claim_sql)
                         .bind(now + next.lease_ms)
                         .bind(now)
@@ -352,12 +376,57 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await?
                 }
-                None => Vec::new(),
+                _ => Vec::new(),
             };
             tx.commit().await?;
-            claimed.sort_by_key(|r| r.id);
-            Ok((results, claimed))
-        })
+            Ok::<_, StoreError>((results, claimed))
+        })?;
+        let mut claimed = match kind {
+            BackendKind::Postgres => claimed,
+            BackendKind::Sqlite => match self.mark_applied_and_claim(&ids, now, next).await {
+                Ok(claimed) => claimed,
+                // Applied all the same: the rows are claimed again when their lease runs
+                // out, found applied, and marked then.
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not mark applied inbox rows");
+                    Vec::new()
+                }
+            },
+        };
+        claimed.sort_by_key(|r| r.id);
+        Ok((results, claimed))
+    }
+
+    /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch
+    /// when `next` says so, in one transaction of the inbox's writer.
+    async fn mark_applied_and_claim(
+        &self,
+        ids: &[i64],
+        now: Millis,
+        next: Option<NextClaim>,
+    ) -> Result<Vec<crate::InboxRow>> {
+        let crate::Backend::Sqlite { inbox, .. } = self.backend() else {
+            return Ok(Vec::new());
+        };
+        let mut tx = inbox.begin().await?;
+        let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
+        q.push_bind(now)
+            .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
+        crate::push_list(&mut q, ids.iter().copied());
+        q.build().persistent(false).execute(&mut *tx).await?;
+        let claimed = match next {
+            Some(next) => {
+                sqlx::query_as(self.inbox_claim_sql())
+                    .bind(now + next.lease_ms)
+                    .bind(now)
+                    .bind(next.limit)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     /// Applies one inbound event under the default channel rules and marks its inbox row

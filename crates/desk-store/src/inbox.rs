@@ -10,8 +10,7 @@ use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, execute, on_read,
-    on_write,
+    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, on_inbox, on_read,
 };
 
 /// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
@@ -162,7 +161,7 @@ async fn insert_events(
     events: &[&NewInboxEvent],
     now: Millis,
 ) -> Result<Vec<bool>> {
-    on_write!(backend, |pool| {
+    on_inbox!(backend, |pool| {
         let inserted = if events.len() <= ROWS_PER_INSERT {
             insert_chunk!(pool, events, now)
         } else {
@@ -249,7 +248,7 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let mut rows: Vec<InboxRow> = on_write!(self.backend(), |pool| {
+        let mut rows: Vec<InboxRow> = on_inbox!(self.backend(), |pool| {
             sqlx::query_as(self.inbox_claim_sql())
                 .bind(now + lease_ms)
                 .bind(now)
@@ -282,16 +281,20 @@ impl Store {
         give_up: bool,
         now: Millis,
     ) -> Result<()> {
-        execute!(
-            self,
-            "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
-             processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
-            error,
-            retry_at,
-            give_up,
-            now,
-            id
-        )?;
+        on_inbox!(self.backend(), |pool| {
+            sqlx::query(
+                "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
+                 processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
+            )
+            .bind(error)
+            .bind(retry_at)
+            .bind(give_up)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
         Ok(())
     }
 
@@ -346,5 +349,152 @@ impl Store {
                 .await
         })?;
         Ok(keys.into_iter().map(|(k,)| k).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use desk_core::{BrandId, DepartmentId};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{Applied, ChannelScope, InboundEffect, InboundItem, StoreConfig};
+
+    fn event(channel: ChannelId, key: &str) -> NewInboxEvent {
+        NewInboxEvent {
+            channel_id: channel,
+            dedupe_key: key.into(),
+            chat_key: None,
+            event_type: "message".into(),
+            event_ms: 1,
+            raw: "{}".into(),
+        }
+    }
+
+    /// On SQLite an event is applied in the desk's file and marked in the inbox file, two
+    /// commits: after a crash between them the event is claimed again, and must only be
+    /// marked, not applied twice.
+    #[tokio::test]
+    async fn an_event_applied_but_not_marked_is_only_marked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = crate::query_plan::sqlite_store(dir.path()).await;
+        // No such channel: applying the event for real would fail its foreign keys.
+        let channel = ChannelId(Uuid::new_v4());
+        store
+            .inbox_append(vec![event(channel, "e1")], 1)
+            .await
+            .expect("append");
+        let rows = store.inbox_claim(2, 1_000, 10).await.expect("claim");
+        let Backend::Sqlite { write, .. } = store.backend() else {
+            panic!("a SQLite store")
+        };
+        // What the apply's commit left in the desk's file before the crash.
+        sqlx::query("INSERT INTO inbox_applied (inbox_id, applied_ms) VALUES ($1, 2)")
+            .bind(rows[0].id)
+            .execute(write)
+            .await
+            .expect("applied");
+        let item = InboundItem {
+            inbox_id: rows[0].id,
+            scope: ChannelScope {
+                channel_id: channel,
+                brand_id: BrandId(Uuid::new_v4()),
+                department_id: DepartmentId(Uuid::new_v4()),
+            },
+            rules: Default::default(),
+            event_ms: 1,
+            effect: InboundEffect::FriendStatus {
+                contact: crate::ContactRef {
+                    kind: desk_core::ContactKind::User,
+                    line_id: "U1".into(),
+                },
+                status: desk_core::FriendStatus::Friend,
+                unblocked: false,
+            },
+        };
+        let applied = store
+            .apply_inbound_batch(vec![item], 3)
+            .await
+            .expect("apply");
+        assert_eq!(applied, vec![Applied::default()], "not applied again");
+        assert_eq!(
+            store.inbox_counts().await.expect("counts"),
+            (1, 0),
+            "marked"
+        );
+    }
+
+    /// A desk file from before the inbox had a file of its own: its waiting events move there
+    /// on start, and the old table goes.
+    #[tokio::test]
+    async fn an_inbox_kept_in_the_desk_file_moves_to_its_own() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("desk.db");
+        // The migrations up to 0012, as a version before this one ran them.
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir(&old).expect("dir");
+        let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        for entry in std::fs::read_dir(all).expect("migrations") {
+            let name = entry.expect("entry").file_name();
+            if name.to_string_lossy().as_ref() < "0013" {
+                std::fs::copy(std::path::Path::new(all).join(&name), old.join(&name))
+                    .expect("copy");
+            }
+        }
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .foreign_keys(false),
+        )
+        .await
+        .expect("open");
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await
+            .expect("old migrations")
+            .run(&pool)
+            .await
+            .expect("migrate to 0012");
+        let channel = ChannelId(Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO webhook_inbox (channel_id, dedupe_key, event_type, event_ms, raw, received_ms) \
+             VALUES ($1, 'waiting', 'message', 1, '{}', 1), ($1, 'done', 'message', 2, '{}', 2)",
+        )
+        .bind(channel.0)
+        .execute(&pool)
+        .await
+        .expect("old events");
+        sqlx::query("UPDATE webhook_inbox SET processed_ms = 3 WHERE dedupe_key = 'done'")
+            .execute(&pool)
+            .await
+            .expect("processed");
+        pool.close().await;
+
+        let store = Store::connect(&StoreConfig::Sqlite { path })
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        assert_eq!(
+            store.inbox_keys(channel).await.expect("keys"),
+            ["waiting", "done"]
+        );
+        assert_eq!(store.inbox_counts().await.expect("counts"), (2, 1));
+        let rows = store.inbox_claim(4, 1_000, 10).await.expect("claim");
+        assert_eq!(rows.len(), 1, "the waiting event is still to apply");
+        let Backend::Sqlite { read, .. } = store.backend() else {
+            panic!("a SQLite store")
+        };
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM main.sqlite_master WHERE name = 'webhook_inbox_0012'",
+        )
+        .fetch_one(read)
+        .await
+        .expect("schema");
+        assert_eq!(left, 0, "the old table is dropped once moved");
+        // A second start has nothing left to move.
+        store.migrate().await.expect("migrate again");
+        assert_eq!(store.inbox_counts().await.expect("counts"), (2, 1));
     }
 }

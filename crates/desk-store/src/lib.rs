@@ -160,6 +160,66 @@ pub enum StoreConfig {
     Postgres { url: String, max_connections: u32 },
 }
 
+/// The webhook inbox file beside the SQLite database `path`: `linedesk.db` →
+/// `linedesk-inbox.db`.
+fn inbox_file(path: &std::path::Path) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!("{stem}-inbox.db"))
+}
+
+/// `options` with a hook that attaches the inbox file at `path` as schema `inbox` to each new
+/// connection: its table names need no prefix, since no other schema has them.
+fn attaching_inbox(
+    options: SqlitePoolOptions,
+    path: &std::path::Path,
+) -> Result<SqlitePoolOptions> {
+    let path: Arc<str> = path
+        .to_str()
+        .ok_or_else(|| StoreError::Invalid {
+            field: "path",
+            message: format!("{} is not UTF-8", path.display()),
+        })?
+        .into();
+    Ok(options.after_connect(move |conn, _| {
+        let path = path.clone();
+        Box::pin(async move {
+            sqlx::query("ATTACH DATABASE $1 AS inbox")
+                .bind(&*path)
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }))
+}
+
+/// Moves the inbox an earlier version kept in the desk's file (set aside by migration 0013)
+/// into the inbox file: copied first, dropped after the copy committed, so a crash between
+/// the two loses nothing and the next start finishes the move.
+async fn move_old_inbox(write: &Pool<Sqlite>) -> Result<()> {
+    let old: Option<(String,)> = sqlx::query_as(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = 'webhook_inbox_0012'",
+    )
+    .fetch_optional(write)
+    .await?;
+    if old.is_none() {
+        return Ok(());
+    }
+    let moved = sqlx::query(
+        "INSERT OR IGNORE INTO inbox.webhook_inbox (id, channel_id, dedupe_key, chat_key, event_type, \
+         event_ms, raw, received_ms, lease_until_ms, processed_ms, attempts, last_error) \
+         SELECT id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, \
+         lease_until_ms, processed_ms, attempts, last_error FROM main.webhook_inbox_0012",
+    )
+    .execute(write)
+    .await?
+    .rows_affected();
+    sqlx::query("DROP TABLE main.webhook_inbox_0012")
+        .execute(write)
+        .await?;
+    tracing::info!(moved, "moved the webhook inbox into its own file");
+    Ok(())
+}
+
 /// Which backend a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -168,11 +228,18 @@ pub enum BackendKind {
 }
 
 pub(crate) enum Backend {
-    /// SQLite allows one writer at a time: a single-connection write pool serializes writes
-    /// without SQLITE_BUSY, and WAL lets the read pool run beside it.
+    /// SQLite allows one writer at a time per file: a single-connection write pool serializes
+    /// writes without SQLITE_BUSY, and WAL lets the read pool run beside it.
+    ///
+    /// The webhook inbox is a file of its own (attached as `inbox` to the other connections),
+    /// with its own writer: acknowledging LINE never waits for the inbox processor's
+    /// transactions, nor they for it. (In one file, every webhook request queued behind the
+    /// batch being applied: p99 at 10,000 requests/s was two to four times what the same
+    /// requests took with the processor stopped.)
     Sqlite {
         write: Pool<Sqlite>,
         read: Pool<Sqlite>,
+        inbox: Pool<Sqlite>,
     },
     Postgres(Pool<Postgres>),
 }
@@ -197,6 +264,17 @@ macro_rules! on_write {
     ($backend:expr, |$pool:ident| $body:expr) => {
         match $backend {
             $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool that writes the webhook inbox of `$backend`
+/// (a `&Backend`): SQLite's inbox file has its own writer.
+macro_rules! on_inbox {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match $backend {
+            $crate::Backend::Sqlite { inbox: $pool, .. } => $body,
             $crate::Backend::Postgres($pool) => $body,
         }
     };
@@ -332,7 +410,8 @@ macro_rules! execute_in {
     };
 }
 pub(crate) use {
-    claim, claim_sql, execute, execute_in, fetch_optional, next_due, on_read, on_write, set_one,
+    claim, claim_sql, execute, execute_in, fetch_optional, next_due, on_inbox, on_read, on_write,
+    set_one,
 };
 
 impl Store {
@@ -341,7 +420,6 @@ impl Store {
         let backend = match config {
             StoreConfig::Sqlite { path } => {
                 let options = SqliteConnectOptions::new()
-                    .filename(path)
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     // FULL: a commit is on disk before we acknowledge a webhook.
@@ -350,17 +428,25 @@ impl Store {
                     .foreign_keys(true);
                 // No ping before each use: a round trip to the connection's thread per
                 // statement is what limits group commit on a busy machine.
-                let write = SqlitePoolOptions::new()
+                let single = SqlitePoolOptions::new()
                     .max_connections(1)
-                    .test_before_acquire(false)
-                    .connect_with(options.clone())
+                    .test_before_acquire(false);
+                // First, so the file is there (in WAL mode) when the others attach it.
+                let inbox_path = inbox_file(path);
+                let inbox = single
+                    .clone()
+                    .connect_with(options.clone().filename(&inbox_path))
+                    .await?;
+                let write = attaching_inbox(single, &inbox_path)?
+                    .connect_with(options.clone().filename(path))
                     .await?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(4)
-                    .test_before_acquire(false)
-                    .connect_with(options.read_only(true))
+                    .test_before_acquire(false);
+                let read = attaching_inbox(read, &inbox_path)?
+                    .connect_with(options.filename(path).read_only(true))
                     .await?;
-                Backend::Sqlite { write, read }
+                Backend::Sqlite { write, read, inbox }
             }
             StoreConfig::Postgres {
                 url,
@@ -388,8 +474,12 @@ impl Store {
     /// Applies this backend's migrations (idempotent).
     pub async fn migrate(&self) -> Result<()> {
         match &*self.backend {
-            Backend::Sqlite { write, .. } => {
-                sqlx::migrate!("./migrations/sqlite").run(write).await?
+            Backend::Sqlite { write, inbox, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(write).await?;
+                sqlx::migrate!("./migrations/sqlite-inbox")
+                    .run(inbox)
+                    .await?;
+                move_old_inbox(write).await?;
             }
             Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
@@ -404,11 +494,11 @@ impl Store {
     /// file: a crashed run's leased inbox, outbox, bot turn and media rows are claimable at once instead of
     /// after the lease. (On Postgres other live instances may hold leases; they expire.)
     pub async fn release_stale_leases(&self) -> Result<()> {
-        if let Backend::Sqlite { write, .. } = &*self.backend {
+        if let Backend::Sqlite { write, inbox, .. } = &*self.backend {
             sqlx::query(
                 "UPDATE webhook_inbox SET lease_until_ms = NULL WHERE processed_ms IS NULL AND lease_until_ms IS NOT NULL",
             )
-            .execute(write)
+            .execute(inbox)
             .await?;
             sqlx::query("UPDATE outbox SET lease_until_ms = NULL WHERE status = 'pending' AND lease_until_ms IS NOT NULL")
                 .execute(write)
@@ -451,9 +541,10 @@ impl Store {
     /// Closes the pools, waiting for in-flight statements.
     pub async fn close(&self) {
         match &*self.backend {
-            Backend::Sqlite { write, read } => {
+            Backend::Sqlite { write, read, inbox } => {
                 write.close().await;
                 read.close().await;
+                inbox.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
         }

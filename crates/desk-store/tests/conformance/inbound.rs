@@ -511,7 +511,7 @@ conformance!(
     }
 );
 
-conformance!(an_apply_claims_the_next_batch_in_its_transaction, |store| {
+conformance!(an_apply_claims_the_next_batch_as_it_commits, |store| {
     let (channel, scope) = seed(store).await;
     let events = (0..3)
         .map(|i| desk_store::NewInboxEvent {
