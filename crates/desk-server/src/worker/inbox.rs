@@ -13,17 +13,16 @@ use crate::service::inbound;
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time, by how hard webhook requests
-/// press on the writer.
+/// press on the inbox's writer.
 ///
-/// SQLite has one writer, and every webhook request waits for it while a batch holds it: 16
-/// events hold it about 2 ms. Measured at 10,000 requests/s, 128 put webhook p99 at 43 ms, 32 at
-/// 19 ms, 16 at 15 ms; applying then lags (it catches up after the burst, at about 9,000
-/// events/s), which is the order that matters: LINE is answered first. Quiet, 64 catch up in
-/// transactions short enough (about 6 ms) that a request arriving meanwhile is not held long.
+/// Webhook requests no longer wait for the processor's transactions (on SQLite the inbox has
+/// a file and a writer of its own), so on SQLite the small batches are for the chats: a batch
+/// reaches the consoles when its last event is applied, and the processor shares two cores
+/// with the HTTP side. At 1,000 new chats/s, 128/256 put the slowest new chats at 100-130 ms
+/// where 16/64 put them at 40-80 ms, with no gain for the other messages.
 ///
-/// On Postgres webhook requests do not wait for the processor's transactions, but every
-/// statement is a round trip: small batches would only make applying fall behind (16 put new
-/// chats half a second late at 1,000 messages/s).
+/// On Postgres every statement is a round trip: small batches would only make applying fall
+/// behind (16 put new chats half a second late at 1,000 messages/s).
 fn batch_size(kind: BackendKind, load: IngestLoad) -> i64 {
     match (kind, load) {
         (BackendKind::Sqlite, IngestLoad::Quiet) => 64,
