@@ -369,12 +369,7 @@ impl Store {
             }
             let claimed: Vec<crate::InboxRow> = match next {
                 Some(next) if kind == BackendKind::Postgres => {
-                    sqlx::query_as(claim_sql)
-                        .bind(now + next.lease_ms)
-                        .bind(now)
-                        .bind(next.limit)
-                        .fetch_all(&mut *tx)
-                        .await?
+                    crate::run_claim!(&mut *tx, claim_sql, now, next.lease_ms, next.limit)?
                 }
                 _ => Vec::new(),
             };
@@ -415,14 +410,13 @@ impl Store {
         crate::push_list(&mut q, ids.iter().copied());
         q.build().persistent(false).execute(&mut *tx).await?;
         let claimed = match next {
-            Some(next) => {
-                sqlx::query_as(self.inbox_claim_sql())
-                    .bind(now + next.lease_ms)
-                    .bind(now)
-                    .bind(next.limit)
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
+            Some(next) => crate::run_claim!(
+                &mut *tx,
+                self.inbox_claim_sql(),
+                now,
+                next.lease_ms,
+                next.limit
+            )?,
             None => Vec::new(),
         };
         tx.commit().await?;

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, on_inbox, on_read,
+    run_claim,
 };
 
 /// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
@@ -248,14 +249,10 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let mut rows: Vec<InboxRow> = on_inbox!(self.backend(), |pool| {
-            sqlx::query_as(self.inbox_claim_sql())
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        })?;
+        let sql = self.inbox_claim_sql();
+        let mut rows: Vec<InboxRow> = on_inbox!(self.backend(), |pool| run_claim!(
+            pool, sql, now, lease_ms, limit
+        ))?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }

@@ -333,19 +333,26 @@ macro_rules! claim_sql {
         )
     };
 }
+/// Runs a [`claim_sql!`] statement on `$exec` (a pool or `&mut *tx`): at most `$limit` rows due
+/// at `$now` leased for `$lease_ms`. Evaluates to the rows (a `Result<Vec<_>, sqlx::Error>`).
+macro_rules! run_claim {
+    ($exec:expr, $sql:expr, $now:expr, $lease_ms:expr, $limit:expr) => {
+        sqlx::query_as($sql)
+            .bind($now + $lease_ms)
+            .bind($now)
+            .bind($limit)
+            .fetch_all($exec)
+            .await
+    };
+}
 /// Leases rows of a work queue (see [`claim_sql!`]) in a statement of its own. Evaluates to
 /// the `RETURNING $returning` rows (a `Result<Vec<_>>`).
 macro_rules! claim {
     ($store:expr, $table:literal, $select:literal, $returning:literal, $now:expr, $lease_ms:expr, $limit:expr) => {{
         let sql = $crate::claim_sql!($store, $table, $select, $returning);
-        on_write!($store.backend(), |pool| {
-            sqlx::query_as(sql)
-                .bind($now + $lease_ms)
-                .bind($now)
-                .bind($limit)
-                .fetch_all(pool)
-                .await
-        })
+        on_write!($store.backend(), |pool| $crate::run_claim!(
+            pool, sql, $now, $lease_ms, $limit
+        ))
     }};
 }
 /// Runs `UPDATE … SET x = $1 WHERE id = $2`; returns from the calling function with
@@ -411,7 +418,7 @@ macro_rules! execute_in {
 }
 pub(crate) use {
     claim, claim_sql, execute, execute_in, fetch_optional, next_due, on_inbox, on_read, on_write,
-    set_one,
+    run_claim, set_one,
 };
 
 impl Store {
