@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use desk_core::lifecycle::Command;
 use desk_core::{
-    BrandId, ContactId, ConversationId, DepartmentId, Millis, OperatorId, Presence, Router,
-    Routing, RoutingMode,
+    BrandId, ChannelId, ContactId, ConversationId, DepartmentId, Millis, OperatorId, Presence,
+    Router, Routing, RoutingMode,
 };
 use uuid::Uuid;
 
@@ -422,6 +422,27 @@ impl Store {
         Presence::try_from(presence).map_err(|e| {
             StoreError::Conflict(format!("stored operator {operator} is inconsistent: {e}"))
         })
+    }
+
+    /// The chats an operator has open (answering them), with their channels and
+    /// departments, in id order.
+    pub async fn open_chats_of(
+        &self,
+        operator: OperatorId,
+    ) -> Result<Vec<(ConversationId, ChannelId, DepartmentId)>> {
+        let rows: Vec<(Uuid, Uuid, Uuid)> = on_read!(self.backend(), |pool| {
+            sqlx::query_as(
+                "SELECT id, channel_id, department_id FROM conversations
+                 WHERE assignee_id = $1 AND state = 'open' ORDER BY id",
+            )
+            .bind(operator.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, ch, d)| (ConversationId(c), ChannelId(ch), DepartmentId(d)))
+            .collect())
     }
 
     /// The departments an operator is a member of, in id order.

@@ -8,7 +8,8 @@
 //!   → 201 `{"operator": …, "invite_path": "/invite/…", "invite_url": …, "invite_expires_ms"}`
 //! - `PATCH /operators/{id}` `{"role"?, "departments"?, "capacity"?}`
 //! - `POST /operators/{id}/invite`: a fresh invite link (also a password reset)
-//! - `POST /operators/{id}/deactivate`: no more logins; their sessions end
+//! - `POST /operators/{id}/deactivate`: no more logins; their sessions end and their open chats
+//!   go back to their departments' lines
 
 use axum::Router;
 use axum::body::Bytes;
@@ -304,7 +305,8 @@ async fn reinvite(
 }
 
 /// `POST /operators/{id}/deactivate`: they cannot log in or use API tokens any more, their
-/// sessions end, they go offline. Nobody deactivates themself.
+/// sessions end, they go offline, and the chats they had open go back to their departments'
+/// lines for someone else. Nobody deactivates themself.
 #[tracing::instrument(skip_all, fields(operator = %op.0.id, target = %id))]
 async fn deactivate(
     State(state): State<AppState>,
@@ -322,8 +324,7 @@ async fn deactivate(
         .store
         .deactivate_operator(target, state.clock.now_ms())
         .await?;
-    routing::route_operator(&state, target).await;
-    state.hub.nudge();
+    routing::return_chats_of(&state, target).await?;
     audit(
         &state,
         &op,

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
+use desk_core::lifecycle::{Command, TransferTarget};
 use desk_core::{DepartmentId, OperatorId};
+use desk_store::StoreError;
 
 use crate::state::AppState;
 
@@ -49,6 +51,30 @@ pub async fn departments_of(state: &AppState, operator: OperatorId) -> Vec<Depar
             Vec::new()
         }
     }
+}
+
+/// An operator leaves for good (deactivated): each chat they had open goes back to its
+/// department's line, unassigned, and routing offers it to whoever is online there (their
+/// offers are withdrawn as from anyone offline). A chat that changed meanwhile (closed,
+/// transferred) is left as it is.
+pub async fn return_chats_of(state: &AppState, operator: OperatorId) -> Result<(), StoreError> {
+    let now = state.clock.now_ms();
+    let mut departments = departments_of(state, operator).await;
+    for (chat, channel, department) in state.store.open_chats_of(operator).await? {
+        let rules = state.rules.get(&state.store, channel, now).await?;
+        let back = Command::Transfer {
+            to: TransferTarget::Department(department),
+            note: None,
+        };
+        match state.store.command(chat, back, &rules, now).await {
+            Ok(_) => departments.push(department),
+            Err(e) => tracing::warn!(%chat, error = %e, "chat not returned to its department"),
+        }
+    }
+    state.hub.nudge();
+    state.wake.timers.notify_one();
+    route(state, departments).await;
+    Ok(())
 }
 
 /// Routes every department an operator serves (their room changed).

@@ -356,3 +356,48 @@ both!(routing_settings_are_validated_with_the_field_named, |app| {
         .await;
     assert_eq!(r.status(), 200);
 });
+
+both!(a_deactivated_operators_chats_go_to_someone_online, |app| {
+    app.routing_mode("round_robin").await;
+    let a = app.member("azusa").await;
+    let b = app.member("bao").await;
+    app.presence(&a, "online").await;
+    let chat = app.new_chat(&line_id(61)).await;
+    app.assigned_to(&chat, &a).await;
+    let accepted = app
+        .http
+        .post(format!("{}/api/v1/conversations/{chat}/accept", app.base))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .expect("accept");
+    assert_eq!(accepted.status(), 200, "accept");
+    assert_eq!(app.conversation(&chat).await["state"], "open");
+    app.presence(&b, "online").await;
+    app.still_open_with(&chat, &a).await;
+
+    let r = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/operators/{}/deactivate", a.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "deactivate");
+    // Back in the line, and offered to the one online.
+    app.assigned_to(&chat, &b).await;
+    assert_eq!(app.conversation(&chat).await["state"], "waiting");
+});
+
+impl TestApp {
+    /// Checks, after routing had time to run, that the chat is still open with `member`.
+    async fn still_open_with(&self, chat: &str, member: &Member) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = self.conversation(chat).await;
+        assert_eq!(
+            (c["state"].as_str(), c["assignee_id"].as_str()),
+            (Some("open"), Some(member.id.as_str())),
+            "{c}"
+        );
+    }
+}
