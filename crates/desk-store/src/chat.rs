@@ -392,6 +392,28 @@ impl Store {
         Ok((results, claimed))
     }
 
+    /// SQLite: forgets up to `limit` rows of `inbox_applied` that are no longer needed, and
+    /// returns how many. A row guards an event applied but perhaps not yet marked; every
+    /// inbox row below the lowest unprocessed one is marked (in a committed transaction of
+    /// the inbox's writer), so its guard can go. Postgres keeps no such rows: 0.
+    pub async fn forget_marked_applied(&self, limit: i64) -> Result<u64> {
+        let crate::Backend::Sqlite { write, .. } = self.backend() else {
+            return Ok(0);
+        };
+        let forgotten = sqlx::query(
+            "DELETE FROM inbox_applied WHERE inbox_id IN (
+                 SELECT inbox_id FROM inbox_applied WHERE inbox_id < (
+                     SELECT COALESCE(MIN(id), (SELECT COALESCE(MAX(id), 0) + 1 FROM webhook_inbox))
+                     FROM webhook_inbox WHERE processed_ms IS NULL)
+                 ORDER BY inbox_id LIMIT $1)",
+        )
+        .bind(limit)
+        .execute(write)
+        .await?
+        .rows_affected();
+        Ok(forgotten)
+    }
+
     /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch
     /// when `next` says so, in one transaction of the inbox's writer.
     async fn mark_applied_and_claim(

@@ -355,7 +355,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::{Applied, ChannelScope, InboundEffect, InboundItem, StoreConfig};
+    use crate::{Applied, ChannelScope, InboundEffect, InboundItem, InboxRow, StoreConfig};
 
     fn event(channel: ChannelId, key: &str) -> NewInboxEvent {
         NewInboxEvent {
@@ -419,6 +419,56 @@ mod tests {
             (1, 0),
             "marked"
         );
+    }
+
+    /// The guard of an event is forgotten once every event before it is marked too.
+    #[tokio::test]
+    async fn guards_of_marked_events_are_forgotten() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = crate::query_plan::sqlite_store(dir.path()).await;
+        let channel = ChannelId(Uuid::new_v4());
+        let mut second = event(channel, "e2");
+        second.event_ms = 2;
+        store
+            .inbox_append(vec![event(channel, "e1"), second], 1)
+            .await
+            .expect("append");
+        let rows = store.inbox_claim(2, 1_000, 10).await.expect("claim");
+        let item = |row: &InboxRow| InboundItem {
+            inbox_id: row.id,
+            scope: ChannelScope {
+                channel_id: channel,
+                brand_id: BrandId(Uuid::new_v4()),
+                department_id: DepartmentId(Uuid::new_v4()),
+            },
+            rules: Default::default(),
+            event_ms: row.event_ms,
+            effect: InboundEffect::Nothing,
+        };
+        let Backend::Sqlite { write, .. } = store.backend() else {
+            panic!("a SQLite store")
+        };
+        let guards = || async {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM inbox_applied")
+                .fetch_one(write)
+                .await
+                .expect("count");
+            n
+        };
+        // The later event is applied and marked; the earlier one still waits.
+        store
+            .apply_inbound_batch(vec![item(&rows[1])], 3)
+            .await
+            .expect("apply");
+        assert_eq!(store.forget_marked_applied(100).await.expect("forget"), 0);
+        assert_eq!(guards().await, 1, "an earlier event is not marked yet");
+        store
+            .apply_inbound_batch(vec![item(&rows[0])], 4)
+            .await
+            .expect("apply");
+        assert_eq!(store.forget_marked_applied(1).await.expect("forget"), 1);
+        assert_eq!(store.forget_marked_applied(100).await.expect("forget"), 1);
+        assert_eq!(guards().await, 0);
     }
 
     /// A desk file from before the inbox had a file of its own: its waiting events move there
