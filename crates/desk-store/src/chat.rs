@@ -279,13 +279,10 @@ impl Store {
         let ids: Vec<i64> = items.iter().map(|item| item.inbox_id).collect();
         let (results, claimed) = on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
-            let q = match kind {
+            let mut q = match kind {
                 // The inbox is in this database: its rows are marked with the apply.
                 BackendKind::Postgres => {
-                    let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
-                    q.push_bind(now)
-                        .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
-                    crate::push_list(&mut q, ids.iter().copied());
+                    let mut q = crate::inbox::mark_processed(&ids, now);
                     q.push(" RETURNING id");
                     q
                 }
@@ -302,7 +299,6 @@ impl Store {
                     q
                 }
             };
-            let mut q = q;
             let claimed: Vec<(i64,)> = q
                 .build_query_as()
                 .persistent(false)
@@ -390,59 +386,6 @@ impl Store {
         };
         claimed.sort_by_key(|r| r.id);
         Ok((results, claimed))
-    }
-
-    /// SQLite: forgets up to `limit` rows of `inbox_applied` that are no longer needed, and
-    /// returns how many. A row guards an event applied but perhaps not yet marked; every
-    /// inbox row below the lowest unprocessed one is marked (in a committed transaction of
-    /// the inbox's writer), so its guard can go. Postgres keeps no such rows: 0.
-    pub async fn forget_marked_applied(&self, limit: i64) -> Result<u64> {
-        let crate::Backend::Sqlite { write, .. } = self.backend() else {
-            return Ok(0);
-        };
-        let forgotten = sqlx::query(
-            "DELETE FROM inbox_applied WHERE inbox_id IN (
-                 SELECT inbox_id FROM inbox_applied WHERE inbox_id < (
-                     SELECT COALESCE(MIN(id), (SELECT COALESCE(MAX(id), 0) + 1 FROM webhook_inbox))
-                     FROM webhook_inbox WHERE processed_ms IS NULL)
-                 ORDER BY inbox_id LIMIT $1)",
-        )
-        .bind(limit)
-        .execute(write)
-        .await?
-        .rows_affected();
-        Ok(forgotten)
-    }
-
-    /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch
-    /// when `next` says so, in one transaction of the inbox's writer.
-    async fn mark_applied_and_claim(
-        &self,
-        ids: &[i64],
-        now: Millis,
-        next: Option<NextClaim>,
-    ) -> Result<Vec<crate::InboxRow>> {
-        let crate::Backend::Sqlite { inbox, .. } = self.backend() else {
-            return Ok(Vec::new());
-        };
-        let mut tx = inbox.begin().await?;
-        let mut q = sqlx::QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
-        q.push_bind(now)
-            .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
-        crate::push_list(&mut q, ids.iter().copied());
-        q.build().persistent(false).execute(&mut *tx).await?;
-        let claimed = match next {
-            Some(next) => crate::run_claim!(
-                &mut *tx,
-                self.inbox_claim_sql(),
-                now,
-                next.lease_ms,
-                next.limit
-            )?,
-            None => Vec::new(),
-        };
-        tx.commit().await?;
-        Ok(claimed)
     }
 
     /// Applies one inbound event under the default channel rules and marks its inbox row

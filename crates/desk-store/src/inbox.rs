@@ -186,6 +186,21 @@ async fn insert_events(
     })
 }
 
+/// `UPDATE webhook_inbox` marking rows `ids` processed at `now` (those not marked already):
+/// on Postgres inside the apply's transaction, on SQLite in the inbox writer's one after it.
+pub(crate) fn mark_processed<DB>(ids: &[i64], now: Millis) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Arguments: Default,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = QueryBuilder::new("UPDATE webhook_inbox SET processed_ms = ");
+    q.push_bind(now)
+        .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
+    crate::push_list(&mut q, ids.iter().copied());
+    q
+}
+
 /// How hard webhook requests press on the writer (see [`Store::ingest_load`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IngestLoad {
@@ -293,6 +308,59 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(())
+    }
+
+    /// SQLite: forgets up to `limit` rows of `inbox_applied` that are no longer needed, and
+    /// returns how many. A row guards an event applied but perhaps not yet marked; every
+    /// inbox row below the lowest unprocessed one is marked (in a committed transaction of
+    /// the inbox's writer), so its guard can go. Postgres keeps no such rows: 0.
+    pub async fn forget_marked_applied(&self, limit: i64) -> Result<u64> {
+        let Backend::Sqlite { write, .. } = self.backend() else {
+            return Ok(0);
+        };
+        let forgotten = sqlx::query(
+            "DELETE FROM inbox_applied WHERE inbox_id IN (
+                 SELECT inbox_id FROM inbox_applied WHERE inbox_id < (
+                     SELECT COALESCE(MIN(id), (SELECT COALESCE(MAX(id), 0) + 1 FROM webhook_inbox))
+                     FROM webhook_inbox WHERE processed_ms IS NULL)
+                 ORDER BY inbox_id LIMIT $1)",
+        )
+        .bind(limit)
+        .execute(write)
+        .await?
+        .rows_affected();
+        Ok(forgotten)
+    }
+
+    /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch
+    /// when `next` says so, in one transaction of the inbox's writer.
+    pub(crate) async fn mark_applied_and_claim(
+        &self,
+        ids: &[i64],
+        now: Millis,
+        next: Option<crate::NextClaim>,
+    ) -> Result<Vec<InboxRow>> {
+        let Backend::Sqlite { inbox, .. } = self.backend() else {
+            return Ok(Vec::new());
+        };
+        let mut tx = inbox.begin().await?;
+        mark_processed(ids, now)
+            .build()
+            .persistent(false)
+            .execute(&mut *tx)
+            .await?;
+        let claimed = match next {
+            Some(next) => run_claim!(
+                &mut *tx,
+                self.inbox_claim_sql(),
+                now,
+                next.lease_ms,
+                next.limit
+            )?,
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     /// Events in the inbox: (all, not yet processed).
