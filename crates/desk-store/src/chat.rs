@@ -251,7 +251,7 @@ impl Store {
         now: Millis,
     ) -> Result<Vec<Applied>> {
         Ok(self
-            .apply_inbound_batch_and_claim(items, now, None)
+            .apply_inbound_batch_and_claim(items, now, None, || {})
             .await?
             .0)
     }
@@ -260,12 +260,16 @@ impl Store {
     /// is `Some(NextClaim)`: on Postgres in the same transaction, on SQLite in the one that
     /// marks the applied rows in the inbox file. While events keep coming, that saves a round
     /// (and a commit) per batch. If the apply fails, nothing is claimed.
+    ///
+    /// `committed` runs as soon as the applied changes are visible, before the SQLite inbox
+    /// is marked: it is where the caller tells the consoles, which need not wait for the mark.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
     pub async fn apply_inbound_batch_and_claim(
         &self,
         items: Vec<InboundItem>,
         now: Millis,
         next: Option<NextClaim>,
+        committed: impl FnOnce(),
     ) -> Result<(Vec<Applied>, Vec<crate::InboxRow>)> {
         let capacity = self.per_backend(
             crate::lifecycle::CAPACITY_SQLITE,
@@ -372,6 +376,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>((results, claimed))
         })?;
+        committed();
         let mut claimed = match kind {
             BackendKind::Postgres => claimed,
             BackendKind::Sqlite => match self.mark_applied_and_claim(&ids, now, next).await {

@@ -272,10 +272,13 @@ macro_rules! apply_messages_in_tx {
         }
 
         // New chats first: messages and events point at them.
-        for contact in &openings {
-            let chat = &chats[contact];
-            insert_conversation!(&mut **tx, chat.brand, chat.channel, &chat.conversation);
-        }
+        insert_conversations!(
+            &mut **tx,
+            openings.iter().map(|contact| {
+                let chat = &chats[contact];
+                (chat.brand, chat.channel, &chat.conversation)
+            })
+        );
 
         // Messages: one statement; a message another writer stored meanwhile is skipped.
         let mut stored: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();

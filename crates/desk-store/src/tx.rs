@@ -129,11 +129,9 @@ macro_rules! start_conversation {
         let scope: $crate::ChannelScope = $scope;
         let previous = latest_conversation!(&mut **$tx, contact);
         let (started, opened) = $crate::tx::opening(scope, $rules, contact, previous, $now);
-        insert_conversation!(
+        insert_conversations!(
             &mut **$tx,
-            scope.brand_id.0,
-            scope.channel_id.0,
-            &started.conversation
+            [(scope.brand_id.0, scope.channel_id.0, &started.conversation)]
         );
         append_events!(&mut **$tx, std::slice::from_ref(&opened), $now);
         record_transition!($tx, scope.brand_id.0, scope.channel_id.0, &started, $now);

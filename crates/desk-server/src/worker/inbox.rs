@@ -177,7 +177,8 @@ async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Ve
     let mut ahead = Vec::new();
     match state
         .store
-        .apply_inbound_batch_and_claim(batch, now, next)
+        // Consoles hear of the batch once it is visible, not after the inbox is marked.
+        .apply_inbound_batch_and_claim(batch, now, next, || state.hub.nudge())
         .await
     {
         Ok((applied, claimed)) => {
@@ -209,10 +210,10 @@ async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Ve
                     Err(e) => record_failure(state, row, &e.to_string()).await,
                 }
             }
+            state.hub.nudge();
         }
     }
     let applied_at = tokio::time::Instant::now();
-    state.hub.nudge();
     // Events of a channel whose chatbot is on were queued as bot turns with them: the bot
     // answers off this path (an external bot may take seconds).
     state.bot.wake();

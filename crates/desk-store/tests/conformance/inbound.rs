@@ -538,7 +538,7 @@ conformance!(an_apply_claims_the_next_batch_as_it_commits, |store| {
         limit: 10,
     };
     let (applied, ahead) = store
-        .apply_inbound_batch_and_claim(vec![item], NOW + 1, Some(next))
+        .apply_inbound_batch_and_claim(vec![item], NOW + 1, Some(next), || {})
         .await
         .expect("apply");
     assert!(applied[0].message_id.is_some());
