@@ -71,8 +71,6 @@ const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// How often, when idle, the guards of marked events are forgotten.
-const FORGET_EVERY_MS: Millis = 60_000;
 /// Longest a batch waits for ingest to go quiet when webhook requests saturate the writer.
 /// Acknowledging LINE comes first; applying catches up after a burst, and still advances
 /// under sustained load.
@@ -83,7 +81,6 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     // The batch the last one's transaction claimed, if any.
     let mut ahead = Vec::new();
     let mut sizer = Sizer::default();
-    let mut forget_due: Millis = 0;
     loop {
         let now = state.clock.now_ms();
         let rows = if ahead.is_empty() {
@@ -103,13 +100,6 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             std::mem::take(&mut ahead)
         };
         if rows.is_empty() {
-            if now >= forget_due {
-                forget_due = match forget_marked_applied(&state).await {
-                    // More to forget: on the next idle turn.
-                    true => now,
-                    false => now + FORGET_EVERY_MS,
-                };
-            }
             if !super::idle(&cancel, &state.wake.inbox, None, now, IDLE_POLL).await {
                 return;
             }
@@ -265,20 +255,6 @@ async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
             return load;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// Forgets a chunk of the exactly-once guards of events marked processed (SQLite); true when
-/// there may be more. Done when the processor is idle, a chunk (a few milliseconds of the
-/// writer) at a time, so it never holds up an event for long.
-async fn forget_marked_applied(state: &AppState) -> bool {
-    const CHUNK: i64 = 2_000;
-    match state.store.forget_marked_applied(CHUNK).await {
-        Ok(n) => n == CHUNK as u64,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not forget applied inbox events");
-            false
-        }
     }
 }
 

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub mod bot;
+pub mod housekeeping;
 pub mod inbox;
 pub mod media;
 pub mod outbox;

@@ -255,3 +255,30 @@ both!(
         }
     }
 );
+
+both!(
+    applied_events_are_deleted_after_a_week_and_the_chat_stays,
+    |app| {
+        let user = app.user("U00000000000000000000000000000a1", "Aiko");
+        assert_eq!(app.say(&user, "hello").await.status, 200);
+        app.inbox_drained().await;
+        let state = &app.server.as_ref().expect("running").state;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let round = || desk_server::worker::housekeeping::round(state, &cancel);
+
+        // A day later the event is still kept: LINE may still redeliver it.
+        app.advance(std::time::Duration::from_secs(86_400));
+        round().await;
+        assert_eq!(app.inbox_len().await, 1);
+
+        app.advance(std::time::Duration::from_secs(7 * 86_400));
+        round().await;
+        assert_eq!(app.inbox_len().await, 0, "applied and a week old");
+        let chat = app.only_conversation().await;
+        assert_eq!(
+            app.messages(&chat).await.len(),
+            1,
+            "the chat keeps its message"
+        );
+    }
+);

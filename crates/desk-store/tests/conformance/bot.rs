@@ -304,3 +304,107 @@ conformance!(
         assert_eq!(store.bot_turns_pending().await.expect("pending"), 0);
     }
 );
+
+conformance!(old_events_and_answered_turns_are_deleted, |store| {
+    let (_, scope) = seed(store).await;
+    let rules = std::sync::Arc::new(bot_rules());
+    let (old, new) = (NOW, NOW + 7 * 86_400_000);
+    let append = |key: &'static str, at| async move {
+        let event = NewInboxEvent {
+            channel_id: scope.channel_id,
+            dedupe_key: key.into(),
+            chat_key: Some("U1".into()),
+            event_type: "message".into(),
+            event_ms: at,
+            raw: json!({"type": "message", "webhookEventId": key}).to_string(),
+        };
+        store.inbox_append(vec![event], at).await.expect("append");
+        store.inbox_claim(at, 30_000, 10).await.expect("claim")
+    };
+    // Two applied events, each with a chatbot turn; then one set aside with an error, one
+    // not applied yet, and one received after the cutoff.
+    let applied = append("e1", old).await;
+    let applied = [applied, append("e2", old).await].concat();
+    let items = applied
+        .iter()
+        .zip([says("m1", "hi"), says("m2", "bikes?")])
+        .map(|(row, effect)| InboundItem {
+            inbox_id: row.id,
+            scope,
+            rules: rules.clone(),
+            event_ms: old,
+            effect,
+        })
+        .collect();
+    store.apply_inbound_batch(items, old).await.expect("apply");
+    let bad = append("e3", old).await;
+    store
+        .inbox_failed(bad[0].id, "bad event", old + 1, true, old)
+        .await
+        .expect("set aside");
+    append("e4", old).await;
+    let _ = append("e5", new).await;
+    assert_eq!(store.inbox_counts().await.expect("counts"), (5, 2));
+
+    // The first turn is answered; the second still waits and reads its event.
+    let first = store.bot_turns_claim(old, 30_000, 10).await.expect("claim");
+    assert!(store.bot_turn_done(first[0].id, old).await.expect("done"));
+    let cut = store.retention_cut(new - 1).await.expect("cut");
+    assert_eq!(
+        cut.inbox_below, applied[1].id,
+        "the pending turn's event stays"
+    );
+    assert_eq!(
+        store
+            .prune_bot_turns(cut.bot_turns_below, 10)
+            .await
+            .expect("turns"),
+        1
+    );
+    assert_eq!(
+        store
+            .prune_inbox(cut.inbox_below, 10)
+            .await
+            .expect("events"),
+        1
+    );
+    assert_eq!(store.inbox_counts().await.expect("counts"), (4, 2));
+    assert_eq!(store.bot_turns_pending().await.expect("pending"), 1);
+
+    // Once answered, its turn and event go too; the set-aside, the unapplied and the recent
+    // events stay, whatever the limit.
+    let second = store
+        .bot_turns_claim(old + 1, 30_000, 10)
+        .await
+        .expect("claim");
+    assert!(second[0].raw.contains("\"e2\""));
+    assert!(
+        store
+            .bot_turn_done(second[0].id, old + 1)
+            .await
+            .expect("done")
+    );
+    let cut = store.retention_cut(new - 1).await.expect("cut");
+    assert_eq!(
+        store
+            .prune_bot_turns(cut.bot_turns_below, 10)
+            .await
+            .expect("turns"),
+        1
+    );
+    assert_eq!(
+        store
+            .prune_inbox(cut.inbox_below, 10)
+            .await
+            .expect("events"),
+        1
+    );
+    assert_eq!(
+        store
+            .prune_inbox(cut.inbox_below, 10)
+            .await
+            .expect("events"),
+        0
+    );
+    assert_eq!(store.inbox_counts().await.expect("counts"), (3, 2));
+});
