@@ -1,4 +1,4 @@
-//! Housekeeping: every few minutes, forgets what the desk no longer needs (desk-store's
+//! Housekeeping: every minute, forgets what the desk no longer needs (desk-store's
 //! retention), a chunk at a time with a pause between chunks, so that webhook requests and
 //! the inbox processor never wait long behind a delete. It runs on its own timer, not when the
 //! processor is idle: a busy desk's processor is never idle, and that is the desk whose
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::state::AppState;
 
 /// How often a round runs.
-const EVERY: Duration = Duration::from_secs(300);
+const EVERY: Duration = Duration::from_secs(60);
 /// Rows one statement deletes: a few milliseconds of a writer.
 const CHUNK: i64 = 2_000;
 /// Between chunks, the writers are left to others.
