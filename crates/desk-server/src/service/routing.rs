@@ -56,12 +56,21 @@ pub async fn departments_of(state: &AppState, operator: OperatorId) -> Vec<Depar
 /// An operator leaves for good (deactivated): each chat they had open goes back to its
 /// department's line, unassigned, and routing offers it to whoever is online there (their
 /// offers are withdrawn as from anyone offline). A chat that changed meanwhile (closed,
-/// transferred) is left as it is.
+/// transferred) is left as it is. A chat whose channel rules cannot be read is skipped, and
+/// the first such error returned once the others are back: deactivating again returns it.
 pub async fn return_chats_of(state: &AppState, operator: OperatorId) -> Result<(), StoreError> {
     let now = state.clock.now_ms();
     let mut departments = departments_of(state, operator).await;
+    let mut failed = None;
     for (chat, channel, department) in state.store.open_chats_of(operator).await? {
-        let rules = state.rules.get(&state.store, channel, now).await?;
+        let rules = match state.rules.get(&state.store, channel, now).await {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::warn!(%chat, error = %e, "chat not returned: its channel's rules cannot be read");
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
         let back = Command::Transfer {
             to: TransferTarget::Department(department),
             note: None,
@@ -74,7 +83,7 @@ pub async fn return_chats_of(state: &AppState, operator: OperatorId) -> Result<(
     state.hub.nudge();
     state.wake.timers.notify_one();
     route(state, departments).await;
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Routes every department an operator serves (their room changed).
