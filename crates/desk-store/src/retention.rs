@@ -21,6 +21,19 @@ pub struct RetentionCut {
     pub bot_turns_below: i64,
 }
 
+/// Runs one chunk's `DELETE` (binds: the id bound, then the limit); evaluates to the rows
+/// deleted.
+macro_rules! delete_chunk {
+    ($pool:expr, $sql:expr, $below:expr, $limit:expr) => {
+        sqlx::query($sql)
+            .bind($below)
+            .bind($limit)
+            .execute($pool)
+            .await
+            .map(|r| r.rows_affected())
+    };
+}
+
 impl Store {
     /// Where old ends for rows older than `before` (ms).
     pub async fn retention_cut(&self, before: Millis) -> Result<RetentionCut> {
@@ -51,19 +64,11 @@ impl Store {
     /// Deletes up to `limit` chatbot turns below `below` (see [`RetentionCut`]) that are done
     /// or failed; returns how many. Pending turns stay, whatever their age.
     pub async fn prune_bot_turns(&self, below: i64, limit: i64) -> Result<u64> {
-        let deleted = on_write!(self.backend(), |pool| {
-            sqlx::query(
-                "DELETE FROM bot_turns WHERE id IN (
-                     SELECT id FROM bot_turns WHERE id < $1 AND status <> 'pending'
-                     ORDER BY id LIMIT $2)",
-            )
-            .bind(below)
-            .bind(limit)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(deleted)
+        const SQL: &str = "DELETE FROM bot_turns WHERE id IN (
+             SELECT id FROM bot_turns WHERE id < $1 AND status <> 'pending' ORDER BY id LIMIT $2)";
+        Ok(on_write!(self.backend(), |pool| delete_chunk!(
+            pool, SQL, below, limit
+        ))?)
     }
 
     /// Deletes up to `limit` inbox events below `below` (see [`RetentionCut`]) that were
@@ -87,14 +92,8 @@ impl Store {
                      ORDER BY id LIMIT $2)"
             }
         };
-        let deleted = on_inbox!(self.backend(), |pool| {
-            sqlx::query(sql)
-                .bind(below)
-                .bind(limit)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(deleted)
+        Ok(on_inbox!(self.backend(), |pool| delete_chunk!(
+            pool, sql, below, limit
+        ))?)
     }
 }

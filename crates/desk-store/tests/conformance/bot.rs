@@ -349,30 +349,27 @@ conformance!(old_events_and_answered_turns_are_deleted, |store| {
     // The first turn is answered; the second still waits and reads its event.
     let first = store.bot_turns_claim(old, 30_000, 10).await.expect("claim");
     assert!(store.bot_turn_done(first[0].id, old).await.expect("done"));
-    let cut = store.retention_cut(new - 1).await.expect("cut");
+    // One round: (turns deleted, events deleted), with the event cut it used.
+    let round = || async {
+        let cut = store.retention_cut(new - 1).await.expect("cut");
+        let turns = store.prune_bot_turns(cut.bot_turns_below, 10).await;
+        let events = store.prune_inbox(cut.inbox_below, 10).await;
+        (
+            turns.expect("turns"),
+            events.expect("events"),
+            cut.inbox_below,
+        )
+    };
     assert_eq!(
-        cut.inbox_below, applied[1].id,
+        round().await,
+        (1, 1, applied[1].id),
         "the pending turn's event stays"
-    );
-    assert_eq!(
-        store
-            .prune_bot_turns(cut.bot_turns_below, 10)
-            .await
-            .expect("turns"),
-        1
-    );
-    assert_eq!(
-        store
-            .prune_inbox(cut.inbox_below, 10)
-            .await
-            .expect("events"),
-        1
     );
     assert_eq!(store.inbox_counts().await.expect("counts"), (4, 2));
     assert_eq!(store.bot_turns_pending().await.expect("pending"), 1);
 
     // Once answered, its turn and event go too; the set-aside, the unapplied and the recent
-    // events stay, whatever the limit.
+    // events stay, round after round.
     let second = store
         .bot_turns_claim(old + 1, 30_000, 10)
         .await
@@ -384,27 +381,9 @@ conformance!(old_events_and_answered_turns_are_deleted, |store| {
             .await
             .expect("done")
     );
-    let cut = store.retention_cut(new - 1).await.expect("cut");
-    assert_eq!(
-        store
-            .prune_bot_turns(cut.bot_turns_below, 10)
-            .await
-            .expect("turns"),
-        1
-    );
-    assert_eq!(
-        store
-            .prune_inbox(cut.inbox_below, 10)
-            .await
-            .expect("events"),
-        1
-    );
-    assert_eq!(
-        store
-            .prune_inbox(cut.inbox_below, 10)
-            .await
-            .expect("events"),
-        0
-    );
+    let (turns, events, _) = round().await;
+    assert_eq!((turns, events), (1, 1));
+    let (turns, events, _) = round().await;
+    assert_eq!((turns, events), (0, 0), "nothing more to delete");
     assert_eq!(store.inbox_counts().await.expect("counts"), (3, 2));
 });
