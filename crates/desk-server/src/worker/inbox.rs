@@ -13,34 +13,34 @@ use crate::service::inbound;
 use crate::state::AppState;
 
 /// Events claimed (and applied in one transaction) at a time, by how hard webhook requests
-/// press on the inbox's writer.
+/// press on the inbox's writer: `(base, most)`. A claim starts at the base and grows towards
+/// the most while events wait (see [`Sizer`]).
 ///
-/// Webhook requests no longer wait for the processor's transactions (on SQLite the inbox has
-/// a file and a writer of its own), so on SQLite the small batches are for the chats: a batch
-/// reaches the consoles when its last event is applied, and the processor shares two cores
-/// with the HTTP side. At 1,000 new chats/s, 128/256 put the slowest new chats at 100-130 ms
-/// where 16/64 put them at 40-80 ms, with no gain for the other messages.
+/// On SQLite a batch reaches the consoles when its last event is applied, and the processor
+/// shares two cores with the HTTP side: at 1,000 new chats/s, bases of 128/256 put the
+/// slowest new chats at 100-130 ms where 16/64 put them at 40-80 ms. While webhooks come, the
+/// most is small too: a batch's claim and mark run on the inbox's writer, which webhook
+/// requests wait for, and claims of 512 at 10,000 webhooks/s doubled their p99.
 ///
-/// On Postgres every statement is a round trip: small batches would only make applying fall
-/// behind (16 put new chats half a second late at 1,000 messages/s).
-fn batch_size(kind: BackendKind, load: IngestLoad) -> i64 {
+/// On Postgres every statement is a round trip, and webhook requests do not wait for the
+/// processor: small batches would only make applying fall behind (16 put new chats half a
+/// second late at 1,000 messages/s).
+fn batch_bounds(kind: BackendKind, load: IngestLoad) -> (i64, i64) {
     match (kind, load) {
-        (BackendKind::Sqlite, IngestLoad::Quiet) => 64,
-        (BackendKind::Sqlite, IngestLoad::Busy) => 16,
-        (BackendKind::Postgres, IngestLoad::Quiet) => 256,
-        (BackendKind::Postgres, IngestLoad::Busy) => 128,
+        (BackendKind::Sqlite, IngestLoad::Quiet) => (64, 512),
+        (BackendKind::Sqlite, IngestLoad::Busy) => (16, 64),
+        (BackendKind::Postgres, IngestLoad::Quiet) => (256, 512),
+        (BackendKind::Postgres, IngestLoad::Busy) => (128, 512),
         // Claimed after giving way to saturated ingest (see `give_way_to_ingest`).
-        (_, IngestLoad::Saturated) => 32,
+        (_, IngestLoad::Saturated) => (32, 32),
     }
 }
 
-/// Largest claim while events wait (see [`Sizer`]).
-const MAX_BATCH: i64 = 512;
-
 /// Sizes claims: the base size for the load while the processor keeps up; doubled after
-/// every full batch in a row, up to [`MAX_BATCH`], because a full batch means events are
-/// waiting, and then a bigger batch applies more per commit (a fixed batch of 16 fell behind
-/// 1,000 events/s on a host where a commit takes 10 ms); back to the base after a short one.
+/// every full batch in a row, up to the most for the load, because a full batch means events
+/// are waiting, and then a bigger batch applies more per commit (a fixed batch of 16 fell
+/// behind 1,000 events/s on a host where a commit takes 10 ms); back to the base after a
+/// short one.
 #[derive(Debug, Default)]
 struct Sizer {
     /// The last claim's limit.
@@ -52,9 +52,9 @@ struct Sizer {
 impl Sizer {
     /// The limit of the next claim.
     fn next(&mut self, kind: BackendKind, load: IngestLoad) -> i64 {
-        let base = batch_size(kind, load);
+        let (base, most) = batch_bounds(kind, load);
         self.limit = match self.full {
-            true => (self.limit * 2).clamp(base, MAX_BATCH.max(base)),
+            true => (self.limit * 2).clamp(base, most),
             false => base,
         };
         self.limit
@@ -65,6 +65,7 @@ impl Sizer {
         self.full = i64::try_from(rows).unwrap_or(i64::MAX) >= self.limit;
     }
 }
+
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
@@ -278,25 +279,34 @@ mod tests {
 
     #[test]
     fn full_batches_grow_the_claim_until_a_short_one() {
-        let (kind, load) = (BackendKind::Sqlite, IngestLoad::Busy);
-        let base = batch_size(kind, load);
+        let kind = BackendKind::Sqlite;
         let mut sizer = Sizer::default();
-        assert_eq!(sizer.next(kind, load), base);
-        sizer.took(usize::try_from(base).expect("small"));
-        assert_eq!(sizer.next(kind, load), base * 2, "events wait: take more");
-        sizer.took(usize::try_from(base * 2).expect("small"));
-        let mut limit = 0;
-        for _ in 0..20 {
-            limit = sizer.next(kind, load);
+        let full = |sizer: &mut Sizer, load| {
+            let limit = sizer.next(kind, load);
             sizer.took(usize::try_from(limit).expect("small"));
-        }
-        assert_eq!(limit, MAX_BATCH, "bounded");
-        sizer.took(3);
-        assert_eq!(sizer.next(kind, load), base, "caught up: back to the base");
-        // A quiet load's larger base is never cut by the bound.
+            limit
+        };
+        let (base, most) = batch_bounds(kind, IngestLoad::Quiet);
+        assert_eq!(full(&mut sizer, IngestLoad::Quiet), base);
         assert_eq!(
-            sizer.next(BackendKind::Postgres, IngestLoad::Quiet),
-            batch_size(BackendKind::Postgres, IngestLoad::Quiet)
+            full(&mut sizer, IngestLoad::Quiet),
+            base * 2,
+            "events wait: take more"
+        );
+        for _ in 0..20 {
+            full(&mut sizer, IngestLoad::Quiet);
+        }
+        assert_eq!(sizer.limit, most, "bounded");
+        // Webhooks arrive: the claim shares their writer, so it shrinks to the busy bound.
+        let (_, busy_most) = batch_bounds(kind, IngestLoad::Busy);
+        assert!(busy_most < most);
+        assert_eq!(full(&mut sizer, IngestLoad::Busy), busy_most);
+        assert_eq!(full(&mut sizer, IngestLoad::Saturated), 32, "no growth");
+        sizer.took(3);
+        assert_eq!(
+            sizer.next(kind, IngestLoad::Busy),
+            batch_bounds(kind, IngestLoad::Busy).0,
+            "caught up: back to the base"
         );
     }
 }
