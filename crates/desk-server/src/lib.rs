@@ -125,6 +125,7 @@ impl Server {
         tasks.spawn(worker::bot::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::routing::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::profiles::run(state.clone(), cancel.clone()));
+        tasks.spawn(worker::members::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::housekeeping::run(state.clone(), cancel.clone()));
         let app = http::router(state.clone());
         let shutdown = cancel.clone();

@@ -20,6 +20,18 @@ pub struct ProfileUpdate {
     pub profile: Profile,
 }
 
+/// A group or room member's name LINE gave (see [`Store::set_member_names`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberName {
+    pub brand_id: BrandId,
+    pub channel_id: ChannelId,
+    /// The group or room.
+    pub chat_line_id: String,
+    /// The member.
+    pub user_line_id: String,
+    pub name: String,
+}
+
 /// The profile columns of a stored contact, to tell a change.
 type StoredProfile = (
     Uuid,
@@ -162,6 +174,50 @@ impl Store {
             append_events!(&mut *tx, &events, now);
             tx.commit().await?;
             Ok(changed)
+        })
+    }
+
+    /// Names the member's messages in their group or room that were stored without a name,
+    /// in one transaction, and tells the consoles of each chat changed (`message.updated`).
+    pub async fn set_member_names(&self, names: &[MemberName], now: Millis) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        on_write!(self.backend(), |pool| {
+            let mut tx = pool.begin().await?;
+            let mut events = Vec::new();
+            for member in names {
+                let chats: Vec<(Uuid,)> = sqlx::query_as(
+                    "UPDATE messages SET sender_name = $1
+                     WHERE sender_name IS NULL AND direction = 'in' AND sender_line_id = $2
+                     AND conversation_id IN (
+                         SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id
+                         WHERE k.channel_id = $3 AND k.line_id = $4)
+                     RETURNING conversation_id",
+                )
+                .bind(&member.name)
+                .bind(&member.user_line_id)
+                .bind(member.channel_id.0)
+                .bind(&member.chat_line_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut chats: Vec<Uuid> = chats.into_iter().map(|(id,)| id).collect();
+                chats.sort_unstable();
+                chats.dedup();
+                events.extend(chats.into_iter().map(|chat| crate::tx::NewEvent {
+                    brand: member.brand_id,
+                    conversation: Some(desk_core::ConversationId(chat)),
+                    kind: "message.updated",
+                    payload: json!({
+                        "conversation_id": chat,
+                        "sender_line_id": member.user_line_id,
+                        "sender_name": member.name,
+                    }),
+                }));
+            }
+            append_events!(&mut *tx, &events, now);
+            tx.commit().await?;
+            Ok(())
         })
     }
 }

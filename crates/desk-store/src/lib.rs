@@ -64,7 +64,7 @@ pub use console::{
     BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
     ListScope, PastChat,
 };
-pub use contacts::ProfileUpdate;
+pub use contacts::{MemberName, ProfileUpdate};
 pub use error::StoreError;
 pub use inbox::{AppendOutcome, IngestLoad};
 pub use lifecycle::{ChatRules, DueConversation, Rules};

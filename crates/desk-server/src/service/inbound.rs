@@ -72,10 +72,11 @@ async fn effect_of(
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
-            let sender_name = match &event.source {
-                Some(source) => state.members.of(state, scope.channel_id, source, now).await,
-                None => None,
-            };
+            // Unknown yet: the member worker looks it up once the message is stored.
+            let sender_name = event
+                .source
+                .as_ref()
+                .and_then(|source| state.members.known(scope.channel_id, source, now));
             InboundEffect::Message {
                 message: InboundMessage {
                     sender_name,

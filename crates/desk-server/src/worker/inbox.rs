@@ -215,6 +215,10 @@ async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Ve
     if !opened.is_empty() {
         state.wake.routing.request(opened);
     }
+    // The member worker names group and room messages stored without their writer's name.
+    state
+        .members
+        .request(items.iter().map(|(_, item)| item), state.clock.now_ms());
     // The profile worker looks at who wrote: it fetches the profiles the desk lacks.
     state.wake.profiles.request(
         items.iter().filter_map(|(_, item)| {

@@ -10,6 +10,7 @@ pub mod bot;
 pub mod housekeeping;
 pub mod inbox;
 pub mod media;
+pub mod members;
 pub mod outbox;
 pub mod profiles;
 pub mod routing;

@@ -284,21 +284,21 @@ both!(every_event_type_is_accepted_and_stored, |app| {
         .expect("first text");
     assert_eq!(unsent["unsent"], true);
 
-    // Group and room messages name their writer (LINE's member profile).
+    // Group and room messages name their writer (LINE's member profile, looked up just
+    // after the message is stored).
     for kind in ["group", "room"] {
         let chat = conversations
             .iter()
             .find(|c| c["contact_kind"] == kind)
             .expect("chat");
-        let messages = app.messages(chat["id"].as_str().expect("id")).await;
-        let text = messages
-            .iter()
-            .find(|m| m["kind"] == "text")
-            .expect("text message");
-        assert_eq!(
-            text["sender_name"], "Aiko",
-            "{kind} message names its writer"
-        );
+        let id = chat["id"].as_str().expect("id");
+        let text = app
+            .eventually(&format!("the {kind} message's writer"), || async {
+                let messages = app.messages(id).await;
+                let text = messages.into_iter().find(|m| m["kind"] == "text")?;
+                (text["sender_name"] == "Aiko").then_some(text)
+            })
+            .await;
         assert_eq!(text["sender_line_id"], "U0000000000000000000000000000000a");
     }
 

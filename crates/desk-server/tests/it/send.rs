@@ -167,8 +167,10 @@ both!(operators_answer_a_group_chat, |app| {
     assert_eq!(app.deliver(vec![event]).await.status, 200);
     app.inbox_drained().await;
     let id = app.only_conversation().await;
-    let incoming = app.messages(&id).await;
-    assert_eq!(incoming[0]["sender_name"], "Gen");
+    app.eventually("the writer's name", || async {
+        (app.messages(&id).await[0]["sender_name"] == "Gen").then_some(())
+    })
+    .await;
     let queued: Value = app
         .post_message(&id, json!({"text": "こんにちは、サポートです"}))
         .await

@@ -24,6 +24,42 @@ impl TestApp {
         request.send().await.expect("POST webhook")
     }
 
+    /// The first chat's id, once it shows a message; fails unless that was within `limit`
+    /// of `started`.
+    async fn chat_shown_within(
+        &self,
+        started: std::time::Instant,
+        limit: std::time::Duration,
+    ) -> String {
+        let id = self
+            .eventually("the message in a chat", || async {
+                let id = self.conversations().await.first()?["id"]
+                    .as_str()?
+                    .to_owned();
+                (!self.messages(&id).await.is_empty()).then_some(id)
+            })
+            .await;
+        assert!(
+            started.elapsed() < limit,
+            "the message was shown after {:?}",
+            started.elapsed()
+        );
+        id
+    }
+
+    /// The first stored event of `kind` for the brand.
+    async fn first_event(&self, kind: &str) -> desk_store::Event {
+        let events = self
+            .store()
+            .events_after(self.channel.brand_id, 0, 1_000)
+            .await
+            .expect("events");
+        events
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"))
+    }
+
     async fn inbox_len(&self) -> usize {
         self.store()
             .inbox_keys(self.channel.id)
@@ -121,32 +157,12 @@ both!(a_slow_line_profile_api_holds_up_no_message, |app| {
     let user = app.user("U000000000000000000000000000005a0", "Sora");
     let started = std::time::Instant::now();
     assert_eq!(app.say(&user, "届いていますか").await.status, 200);
-    let id = app
-        .eventually("the message in a chat", || async {
-            let id = app.conversations().await.first()?["id"]
-                .as_str()?
-                .to_owned();
-            (!app.messages(&id).await.is_empty()).then_some(id)
-        })
-        .await;
-    assert!(
-        started.elapsed() < latency,
-        "the message was shown after {:?}",
-        started.elapsed()
-    );
+    let id = app.chat_shown_within(started, latency).await;
     assert_eq!(app.conversation(&id).await["contact_name"], json!(null));
 
     // The name follows, and the consoles are told.
     app.named(&id, "Sora").await;
-    let events = app
-        .store()
-        .events_after(app.channel.brand_id, 0, 1_000)
-        .await
-        .expect("events");
-    let updated = events
-        .iter()
-        .find(|e| e.kind == "contact.updated")
-        .expect("contact.updated");
+    let updated = app.first_event("contact.updated").await;
     assert_eq!(updated.payload.0["display_name"], "Sora");
 });
 
@@ -282,3 +298,32 @@ both!(
         );
     }
 );
+
+both!(a_slow_member_profile_api_holds_up_no_group_message, |app| {
+    // LINE's member-profile API answers after 2 s: the group message must not wait for it.
+    let latency = std::time::Duration::from_secs(2);
+    let member = "U00000000000000000000000000000b17";
+    app.user(member, "Hana");
+    app.sim.set_faults(line_sim::Faults {
+        latency,
+        ..Default::default()
+    });
+    let group = line_sim::Source::Group {
+        group_id: format!("C{:032x}", 0xb17),
+        user_id: Some(member.into()),
+    };
+    let started = std::time::Instant::now();
+    let event = app.event(&group, EventKind::Text("皆さん、おはよう".into()));
+    assert_eq!(app.deliver(vec![event]).await.status, 200);
+    let id = app.chat_shown_within(started, latency).await;
+    assert_eq!(app.messages(&id).await[0]["sender_name"], json!(null));
+
+    // The writer's name follows, and the consoles are told.
+    app.eventually("the writer's name", || async {
+        (app.messages(&id).await[0]["sender_name"] == "Hana").then_some(())
+    })
+    .await;
+    let updated = app.first_event("message.updated").await;
+    assert_eq!(updated.payload.0["sender_name"], "Hana");
+    assert_eq!(updated.conversation_id.map(|c| c.to_string()), Some(id));
+});

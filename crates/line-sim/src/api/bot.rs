@@ -68,12 +68,14 @@ pub(crate) async fn profile(
 
 /// `GET /v2/bot/group/{groupId}/member/{userId}` → `GroupUserProfileResponse`, and
 /// `GET /v2/bot/room/{roomId}/member/{userId}` → `RoomUserProfileResponse`: one handler, as the
-/// sim keeps groups and rooms in one map and both answers have the same shape.
+/// sim keeps groups and rooms in one map and both answers have the same shape. Slowed and
+/// failed by the injected faults, like the user profile.
 pub(crate) async fn chat_member(
     State(sim): State<LineSim>,
     auth: Auth,
     LinePath((chat_id, user_id)): LinePath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    super::send::injected_faults(&sim).await?;
     let st = sim.lock();
     let ch = auth.channel(&st)?;
     let is_member = ch.chats.get(&chat_id).is_some_and(|m| m.contains(&user_id));
