@@ -66,6 +66,9 @@ impl Sizer {
     }
 }
 
+/// Events claimed older than this mean the processor is behind (a burst): other work that
+/// competes with it gives way.
+const BEHIND_MS: Millis = 50;
 /// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
 const PARALLEL_CHATS: usize = 16;
@@ -100,6 +103,11 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         } else {
             std::mem::take(&mut ahead)
         };
+        // Profiles wait while messages do (see `ProfileRequests::give_way_to_messages`).
+        let behind = rows
+            .first()
+            .is_some_and(|oldest| now - oldest.received_ms > BEHIND_MS);
+        state.wake.profiles.set_inbox_behind(behind);
         if rows.is_empty() {
             if !super::idle(&cancel, &state.wake.inbox, None, now, IDLE_POLL).await {
                 return;

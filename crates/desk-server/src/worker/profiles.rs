@@ -20,6 +20,7 @@ const PARALLEL: usize = 16;
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let requests = &state.wake.profiles;
     loop {
+        requests.give_way_to_messages().await;
         let wanted = requests.take(PARALLEL * 4, state.clock.now_ms());
         if wanted.is_empty() {
             tokio::select! {
