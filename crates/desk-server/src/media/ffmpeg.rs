@@ -194,9 +194,17 @@ mod tests {
     async fn a_hanging_conversion_is_stopped_at_the_time_limit() {
         let dir = tempfile::tempdir().expect("dir");
         let program = hanging_ffmpeg(dir.path());
-        let ffmpeg = Ffmpeg::detect(&program, 1, Duration::from_millis(300))
-            .await
-            .expect("detected");
+        // A script just written cannot be run (ETXTBSY) while another test's child process,
+        // forked meanwhile, still holds the written file open until it execs: try again.
+        let mut ffmpeg = None;
+        for _ in 0..40 {
+            ffmpeg = Ffmpeg::detect(&program, 1, Duration::from_millis(300)).await;
+            if ffmpeg.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let ffmpeg = ffmpeg.expect("detected");
         assert_eq!(ffmpeg.version, "ffmpeg version test");
         let started = Instant::now();
         let result = ffmpeg
