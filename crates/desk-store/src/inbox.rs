@@ -10,8 +10,8 @@ use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, on_inbox, on_read,
-    run_claim,
+    Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, execute_in, on_inbox,
+    on_read, run_claim,
 };
 
 /// Rows per multi-row INSERT: 7 parameters a row stays under SQLite's 32,766 and
@@ -293,20 +293,16 @@ impl Store {
         give_up: bool,
         now: Millis,
     ) -> Result<()> {
-        on_inbox!(self.backend(), |pool| {
-            sqlx::query(
-                "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
-                 processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
-            )
-            .bind(error)
-            .bind(retry_at)
-            .bind(give_up)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+        on_inbox!(self.backend(), |pool| execute_in!(
+            pool,
+            "UPDATE webhook_inbox SET last_error = $1, lease_until_ms = $2,
+             processed_ms = CASE WHEN $3 THEN $4 ELSE NULL END WHERE id = $5",
+            error,
+            retry_at,
+            give_up,
+            now,
+            id
+        ))?;
         Ok(())
     }
 
@@ -318,18 +314,15 @@ impl Store {
         let Backend::Sqlite { write, .. } = self.backend() else {
             return Ok(0);
         };
-        let forgotten = sqlx::query(
+        Ok(execute_in!(
+            write,
             "DELETE FROM inbox_applied WHERE inbox_id IN (
                  SELECT inbox_id FROM inbox_applied WHERE inbox_id < (
                      SELECT COALESCE(MIN(id), (SELECT COALESCE(MAX(id), 0) + 1 FROM webhook_inbox))
                      FROM webhook_inbox WHERE processed_ms IS NULL)
                  ORDER BY inbox_id LIMIT $1)",
-        )
-        .bind(limit)
-        .execute(write)
-        .await?
-        .rows_affected();
-        Ok(forgotten)
+            limit
+        )?)
     }
 
     /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch

@@ -408,12 +408,13 @@ macro_rules! fetch_optional {
         })
     };
 }
-/// [`execute!`] inside a transaction: `$tx` is the executor (`&mut *tx`).
+/// [`execute!`] on a given executor: `$exec` is a pool (another than the write pool, such as
+/// the inbox's) or a transaction (`&mut *tx`).
 macro_rules! execute_in {
-    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+    ($exec:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
         sqlx::query($sql)
             $(.bind($arg))*
-            .execute($tx)
+            .execute($exec)
             .await
             .map(|r| r.rows_affected())
     };

@@ -9,7 +9,7 @@
 
 use desk_core::Millis;
 
-use crate::{BackendKind, Result, Store, on_inbox, on_read, on_write};
+use crate::{BackendKind, Result, Store, execute_in, on_inbox, on_read, on_write};
 
 /// Where a retention round stops: rows with ids below these may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,19 +19,6 @@ pub struct RetentionCut {
     pub inbox_below: i64,
     /// The first chatbot turn created at or after the cutoff.
     pub bot_turns_below: i64,
-}
-
-/// Runs one chunk's `DELETE` (binds: the id bound, then the limit); evaluates to the rows
-/// deleted.
-macro_rules! delete_chunk {
-    ($pool:expr, $sql:expr, $below:expr, $limit:expr) => {
-        sqlx::query($sql)
-            .bind($below)
-            .bind($limit)
-            .execute($pool)
-            .await
-            .map(|r| r.rows_affected())
-    };
 }
 
 impl Store {
@@ -66,7 +53,7 @@ impl Store {
     pub async fn prune_bot_turns(&self, below: i64, limit: i64) -> Result<u64> {
         const SQL: &str = "DELETE FROM bot_turns WHERE id IN (
              SELECT id FROM bot_turns WHERE id < $1 AND status <> 'pending' ORDER BY id LIMIT $2)";
-        Ok(on_write!(self.backend(), |pool| delete_chunk!(
+        Ok(on_write!(self.backend(), |pool| execute_in!(
             pool, SQL, below, limit
         ))?)
     }
@@ -92,7 +79,7 @@ impl Store {
                      ORDER BY id LIMIT $2)"
             }
         };
-        Ok(on_inbox!(self.backend(), |pool| delete_chunk!(
+        Ok(on_inbox!(self.backend(), |pool| execute_in!(
             pool, sql, below, limit
         ))?)
     }
