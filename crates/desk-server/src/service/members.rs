@@ -32,6 +32,8 @@ struct Inner {
     names: HashMap<Key, (Option<String>, Millis)>,
     /// Members whose messages lack a name, for the worker.
     wanted: BTreeMap<Key, Wanted>,
+    /// When stale names were last forgotten.
+    pruned_ms: Millis,
 }
 
 /// Member names by (channel, group or room, user), and the members to look up.
@@ -116,9 +118,11 @@ impl MemberNames {
     /// Remembers what LINE said of `key` at `now`.
     pub fn remember(&self, key: Key, name: Option<String>, now: Millis) {
         let mut inner = self.lock();
-        // Forget stale names now and then, so departed members do not pile up.
-        if inner.names.len() > 10_000 {
+        // Forget stale names now and then (not on every call: a desk with many members would
+        // scan them all each time), so departed members do not pile up.
+        if now - inner.pruned_ms > TTL_MS {
             inner.names.retain(|_, (_, at)| now - *at < TTL_MS);
+            inner.pruned_ms = now;
         }
         inner.names.insert(key, (name, now));
     }

@@ -47,6 +47,7 @@ async fn round(state: &AppState, wanted: Vec<(members::Key, members::Wanted)>) {
         .collect()
         .await;
     match state.store.set_member_names(&names, now).await {
+        Ok(()) if names.is_empty() => {}
         Ok(()) => state.hub.nudge(),
         Err(e) => tracing::error!(error = %e, "could not name the members' messages"),
     }
