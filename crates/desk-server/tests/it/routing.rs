@@ -42,15 +42,21 @@ impl TestApp {
         }
     }
 
-    /// `PUT` with the given token.
-    async fn put_as(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+    /// A JSON request with the given token.
+    async fn send_as(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.http
-            .put(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(token)
             .json(&body)
             .send()
             .await
-            .expect("PUT")
+            .expect("request")
     }
 
     async fn routing_mode(&self, mode: &str) {
@@ -65,7 +71,7 @@ impl TestApp {
         let path = format!("/api/v1/operators/{}/presence", m.id);
         // Operators set their own presence.
         let r = self
-            .put_as(&m.token, &path, json!({"presence": presence}))
+            .send_as(Method::PUT, &m.token, &path, json!({"presence": presence}))
             .await;
         assert_eq!(r.status(), 200, "set presence");
     }
@@ -332,15 +338,26 @@ both!(routing_settings_are_validated_with_the_field_named, |app| {
 
     // Capacity and mode are for admins; presence for the operator themself (or an admin).
     let r = app
-        .put_as(&a.token, &op_path(&a, "capacity"), json!({"capacity": 3}))
+        .send_as(
+            Method::PUT,
+            &a.token,
+            &op_path(&a, "capacity"),
+            json!({"capacity": 3}),
+        )
         .await;
     assert_eq!(r.status(), 403);
     let r = app
-        .put_as(&a.token, &dept_path, json!({"mode": "round_robin"}))
+        .send_as(
+            Method::PUT,
+            &a.token,
+            &dept_path,
+            json!({"mode": "round_robin"}),
+        )
         .await;
     assert_eq!(r.status(), 403);
     let r = app
-        .put_as(
+        .send_as(
+            Method::PUT,
             &a.token,
             &op_path(&b, "presence"),
             json!({"presence": "online"}),
@@ -365,12 +382,13 @@ both!(a_deactivated_operators_chats_go_to_someone_online, |app| {
     let chat = app.new_chat(&line_id(61)).await;
     app.assigned_to(&chat, &a).await;
     let accepted = app
-        .http
-        .post(format!("{}/api/v1/conversations/{chat}/accept", app.base))
-        .bearer_auth(&a.token)
-        .send()
-        .await
-        .expect("accept");
+        .send_as(
+            Method::POST,
+            &a.token,
+            &format!("/api/v1/conversations/{chat}/accept"),
+            json!({}),
+        )
+        .await;
     assert_eq!(accepted.status(), 200, "accept");
     assert_eq!(app.conversation(&chat).await["state"], "open");
     app.presence(&b, "online").await;
