@@ -73,15 +73,6 @@ pub struct Applied {
     pub message_id: Option<MessageId>,
 }
 
-/// The next inbox batch to claim with an apply (see [`Store::apply_inbound_batch_and_claim`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NextClaim {
-    /// How long the claimed rows are leased.
-    pub lease_ms: Millis,
-    /// Most rows claimed.
-    pub limit: i64,
-}
-
 /// The channel facts an inbound event needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChannelScope {
@@ -250,38 +241,29 @@ impl Store {
         items: Vec<InboundItem>,
         now: Millis,
     ) -> Result<Vec<Applied>> {
-        Ok(self
-            .apply_inbound_batch_and_claim(items, now, None, || {})
-            .await?
-            .0)
+        self.apply_inbound_batch_then(items, now, || {}).await
     }
 
-    /// [`Store::apply_inbound_batch`], and [`Store::inbox_claim`]s the next batch when `next`
-    /// is `Some(NextClaim)`: on Postgres in the same transaction, on SQLite in the one that
-    /// marks the applied rows in the inbox file. While events keep coming, that saves a round
-    /// (and a commit) per batch. If the apply fails, nothing is claimed.
-    ///
-    /// `committed` runs as soon as the applied changes are visible, before the SQLite inbox
-    /// is marked: it is where the caller tells the consoles, which need not wait for the mark.
+    /// [`Store::apply_inbound_batch`], running `committed` as soon as the applied changes are
+    /// visible, before the SQLite inbox is marked: it is where the caller tells the consoles,
+    /// which need not wait for the mark.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
-    pub async fn apply_inbound_batch_and_claim(
+    pub async fn apply_inbound_batch_then(
         &self,
         items: Vec<InboundItem>,
         now: Millis,
-        next: Option<NextClaim>,
         committed: impl FnOnce(),
-    ) -> Result<(Vec<Applied>, Vec<crate::InboxRow>)> {
+    ) -> Result<Vec<Applied>> {
         let capacity = self.per_backend(
             crate::lifecycle::CAPACITY_SQLITE,
             crate::lifecycle::CAPACITY_POSTGRES,
         );
-        let claim_sql = self.inbox_claim_sql();
         if items.is_empty() {
             return Ok(Default::default());
         }
         let kind = self.kind();
         let ids: Vec<i64> = items.iter().map(|item| item.inbox_id).collect();
-        let (results, claimed) = on_write!(self.backend(), |pool| {
+        let results = on_write!(self.backend(), |pool| {
             let mut tx = pool.begin().await?;
             let mut q = match kind {
                 // The inbox is in this database: its rows are marked with the apply.
@@ -291,7 +273,7 @@ impl Store {
                     q
                 }
                 // The inbox is another file: the apply is recorded here, and the rows marked
-                // there once this commits (see `mark_applied_and_claim`).
+                // there once this commits (see `Store::mark_applied`).
                 BackendKind::Sqlite => {
                     let mut q = sqlx::QueryBuilder::new(
                         "INSERT INTO inbox_applied (inbox_id, applied_ms) ",
@@ -367,30 +349,12 @@ impl Store {
                     }
                 }
             }
-            let claimed: Vec<crate::InboxRow> = match next {
-                Some(next) if kind == BackendKind::Postgres => {
-                    crate::run_claim!(&mut *tx, claim_sql, now, next.lease_ms, next.limit)?
-                }
-                _ => Vec::new(),
-            };
             tx.commit().await?;
-            Ok::<_, StoreError>((results, claimed))
+            Ok::<_, StoreError>(results)
         })?;
         committed();
-        let mut claimed = match kind {
-            BackendKind::Postgres => claimed,
-            BackendKind::Sqlite => match self.mark_applied_and_claim(&ids, now, next).await {
-                Ok(claimed) => claimed,
-                // Applied all the same: the rows are claimed again when their lease runs
-                // out, found applied, and marked then.
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not mark applied inbox rows");
-                    Vec::new()
-                }
-            },
-        };
-        claimed.sort_by_key(|r| r.id);
-        Ok((results, claimed))
+        self.mark_applied(ids, now).await;
+        Ok(results)
     }
 
     /// Applies one inbound event under the default channel rules and marks its inbox row

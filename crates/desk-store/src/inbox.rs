@@ -9,6 +9,7 @@ use desk_core::{ChannelId, Millis};
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::handoff::{Handoff, handed_row};
 use crate::{
     Backend, InboxRow, NewInboxEvent, Result, Store, StoreError, claim_sql, execute_in, on_inbox,
     on_read, run_claim,
@@ -39,13 +40,10 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct GroupCommitter {
     jobs: mpsc::Sender<Job>,
-    /// When the last append arrived (unix ms).
-    last_append_ms: Arc<std::sync::atomic::AtomicI64>,
-    /// Moving average of the share of time the writer spends committing (or waiting for the
-    /// database to let it commit), in thousandths: near 0 under ordinary traffic, even in
-    /// bursts; near 1,000 when requests wait on it back to back. A count of requests per
-    /// commit would misread a burst that one quick commit absorbs as saturation.
-    busy_permille: Arc<std::sync::atomic::AtomicU64>,
+    /// How hard requests press on it.
+    pub(crate) meter: Arc<IngestMeter>,
+    /// Stored events handed to this process's inbox processor, once that is on.
+    pub(crate) handoff: Arc<Handoff>,
 }
 
 impl GroupCommitter {
@@ -53,9 +51,11 @@ impl GroupCommitter {
     pub(crate) fn spawn(backend: Arc<Backend>, writers: usize) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(8_192);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let busy_permille = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let meter = Arc::new(IngestMeter::default());
+        let handoff = Arc::new(Handoff::default());
         for _ in 0..writers.max(1) {
-            let (backend, rx, busy) = (backend.clone(), rx.clone(), busy_permille.clone());
+            let (backend, rx, meter) = (backend.clone(), rx.clone(), meter.clone());
+            let handoff = handoff.clone();
             tokio::spawn(async move {
                 loop {
                     let (group, idle) = {
@@ -79,11 +79,11 @@ impl GroupCommitter {
                         (group, idle)
                     };
                     let start = std::time::Instant::now();
-                    commit_group(&backend, group).await;
+                    commit_group(&backend, &handoff, group).await;
                     let committing = start.elapsed().as_micros();
                     let cycle = (committing + idle.as_micros()).max(1);
                     let sample = u64::try_from(committing * 1_000 / cycle).unwrap_or(1_000);
-                    let _ = busy.fetch_update(
+                    let _ = meter.busy_permille.fetch_update(
                         std::sync::atomic::Ordering::Relaxed,
                         std::sync::atomic::Ordering::Relaxed,
                         |old| Some((old * 7 + sample) / 8),
@@ -93,27 +93,36 @@ impl GroupCommitter {
         }
         Self {
             jobs,
-            last_append_ms: Default::default(),
-            busy_permille,
+            meter,
+            handoff,
         }
     }
 }
 
-async fn commit_group(backend: &Backend, group: Vec<Job>) {
+async fn commit_group(backend: &Backend, handoff: &Handoff, group: Vec<Job>) {
     let now = group.iter().map(|j| j.now).max().unwrap_or_default();
     let events: Vec<&NewInboxEvent> = group.iter().flat_map(|j| &j.events).collect();
+    let lease = handoff.lease_for(events.len());
     let span = tracing::debug_span!(
         "inbox.group_commit",
         requests = group.len(),
         events = events.len()
     );
-    match tracing::Instrument::instrument(insert_events(backend, &events, now), span).await {
-        Ok(flags) => {
-            let mut flags = flags.into_iter();
+    match tracing::Instrument::instrument(insert_events(backend, &events, now, lease), span).await {
+        Ok(ids) => {
+            if lease.is_some() {
+                handoff.hand_over(
+                    events
+                        .iter()
+                        .zip(&ids)
+                        .filter_map(|(event, id)| Some(handed_row(event, (*id)?, now))),
+                );
+            }
+            let mut ids = ids.into_iter();
             for job in group {
                 let mut outcome = AppendOutcome::default();
-                for inserted in flags.by_ref().take(job.events.len()) {
-                    if inserted {
+                for inserted in ids.by_ref().take(job.events.len()) {
+                    if inserted.is_some() {
                         outcome.inserted += 1;
                     } else {
                         outcome.duplicates += 1;
@@ -132,13 +141,18 @@ async fn commit_group(backend: &Backend, group: Vec<Job>) {
     }
 }
 
-/// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`; evaluates to the set of
-/// `(dedupe_key, channel)` pairs actually inserted.
+/// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, the rows leased until `$lease`
+/// (an `Option<Millis>`) with one attempt when they are handed over; evaluates to the
+/// `(dedupe_key, channel)` pairs actually inserted, with their ids.
 macro_rules! insert_chunk {
-    ($exec:expr, $chunk:expr, $now:expr) => {{
+    ($exec:expr, $chunk:expr, $now:expr, $lease:expr) => {{
         let mut q = QueryBuilder::new(
-            "INSERT INTO webhook_inbox (channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms) ",
+            "INSERT INTO webhook_inbox (channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, lease_until_ms, attempts) ",
         );
+        let (lease_until, attempts) = match $lease {
+            Some(lease) => (Some($now + lease), 1),
+            None => (None, 0),
+        };
         q.push_values($chunk.iter(), |mut row, e| {
             row.push_bind(e.channel_id.0)
                 .push_bind(&e.dedupe_key)
@@ -146,48 +160,51 @@ macro_rules! insert_chunk {
                 .push_bind(&e.event_type)
                 .push_bind(e.event_ms)
                 .push_bind(&e.raw)
-                .push_bind($now);
+                .push_bind($now)
+                .push_bind(lease_until)
+                .push_bind(attempts);
         });
-        q.push(" ON CONFLICT (channel_id, event_ms, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id");
-        let rows: Vec<(String, uuid::Uuid)> = q.build_query_as().fetch_all($exec).await?;
-        rows.into_iter().collect::<std::collections::HashSet<_>>()
+        q.push(" ON CONFLICT (channel_id, event_ms, dedupe_key) DO NOTHING RETURNING dedupe_key, channel_id, id");
+        let rows: Vec<(String, uuid::Uuid, i64)> = q.build_query_as().fetch_all($exec).await?;
+        rows.into_iter()
+            .map(|(key, channel, id)| ((key, channel), id))
+            .collect::<std::collections::HashMap<_, _>>()
     }};
 }
 
-/// Inserts the group; returns, per event, whether it was new. A group that fits one
-/// multi-row INSERT is written by that single statement in autocommit: it is atomic on its
-/// own, and one round trip to the database (one fsync) is what makes group commit fast.
+/// Inserts the group, leased until `now + lease` when given; returns, per event, its id if it
+/// was new. A group that fits one multi-row INSERT is written by that single statement in
+/// autocommit: it is atomic on its own, and one round trip to the database (one fsync) is
+/// what makes group commit fast.
 async fn insert_events(
     backend: &Backend,
     events: &[&NewInboxEvent],
     now: Millis,
-) -> Result<Vec<bool>> {
+    lease: Option<Millis>,
+) -> Result<Vec<Option<i64>>> {
     on_inbox!(backend, |pool| {
-        let inserted = if events.len() <= ROWS_PER_INSERT {
-            insert_chunk!(pool, events, now)
+        let mut inserted = if events.len() <= ROWS_PER_INSERT {
+            insert_chunk!(pool, events, now, lease)
         } else {
             let mut tx = pool.begin().await?;
-            let mut inserted = std::collections::HashSet::new();
+            let mut inserted = std::collections::HashMap::new();
             for chunk in events.chunks(ROWS_PER_INSERT) {
-                inserted.extend(insert_chunk!(&mut *tx, chunk, now));
+                inserted.extend(insert_chunk!(&mut *tx, chunk, now, lease));
             }
             tx.commit().await?;
             inserted
         };
         // The same event twice in one group: only its first copy counts as inserted.
-        let mut seen = std::collections::HashSet::new();
         Ok(events
             .iter()
-            .map(|e| {
-                let key = (e.dedupe_key.clone(), e.channel_id.0);
-                inserted.contains(&key) && seen.insert(key)
-            })
+            .map(|e| inserted.remove(&(e.dedupe_key.clone(), e.channel_id.0)))
             .collect())
     })
 }
 
 /// `UPDATE webhook_inbox` marking rows `ids` processed at `now` (those not marked already):
-/// on Postgres inside the apply's transaction, on SQLite in the inbox writer's one after it.
+/// on Postgres inside the apply's transaction, on SQLite on the inbox's writer after it (see
+/// [`Store::mark_applied`]).
 pub(crate) fn mark_processed<DB>(ids: &[i64], now: Millis) -> QueryBuilder<DB>
 where
     DB: sqlx::Database,
@@ -199,6 +216,36 @@ where
         .push(", last_error = NULL WHERE processed_ms IS NULL AND id IN (");
     crate::push_list(&mut q, ids.iter().copied());
     q
+}
+
+/// Measures how hard webhook requests press on the inbox's writer.
+#[derive(Debug, Default)]
+pub(crate) struct IngestMeter {
+    /// When the last append arrived (unix ms).
+    last_append_ms: std::sync::atomic::AtomicI64,
+    /// Moving average of the share of time the writer spends committing (or waiting for the
+    /// database to let it commit), in thousandths: near 0 under ordinary traffic, even in
+    /// bursts; near 1,000 when requests wait on it back to back. A count of requests per
+    /// commit would misread a burst that one quick commit absorbs as saturation.
+    busy_permille: std::sync::atomic::AtomicU64,
+}
+
+impl IngestMeter {
+    /// See [`Store::ingest_load`].
+    pub(crate) fn load(&self, now: Millis) -> IngestLoad {
+        use std::sync::atomic::Ordering::Relaxed;
+        const RECENT_MS: Millis = 50;
+        const BUSY_PERMILLE: u64 = 300;
+        const SATURATED_PERMILLE: u64 = 700;
+        if now - self.last_append_ms.load(Relaxed) >= RECENT_MS {
+            return IngestLoad::Quiet;
+        }
+        match self.busy_permille.load(Relaxed) {
+            busy if busy > SATURATED_PERMILLE => IngestLoad::Saturated,
+            busy if busy > BUSY_PERMILLE => IngestLoad::Busy,
+            _ => IngestLoad::Quiet,
+        }
+    }
 }
 
 /// How hard webhook requests press on the writer (see [`Store::ingest_load`]).
@@ -224,6 +271,7 @@ impl Store {
         }
         let (done, result) = oneshot::channel();
         self.inbox_writer
+            .meter
             .last_append_ms
             .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         self.inbox_writer
@@ -241,19 +289,7 @@ impl Store {
     /// share of time it spends committing them. Background writers (the inbox processor)
     /// give way by it: on SQLite there is one writer, and LINE waits for its answer.
     pub fn ingest_load(&self, now: Millis) -> IngestLoad {
-        use std::sync::atomic::Ordering::Relaxed;
-        const RECENT_MS: Millis = 50;
-        const BUSY_PERMILLE: u64 = 300;
-        const SATURATED_PERMILLE: u64 = 700;
-        let w = &self.inbox_writer;
-        if now - w.last_append_ms.load(Relaxed) >= RECENT_MS {
-            return IngestLoad::Quiet;
-        }
-        match w.busy_permille.load(Relaxed) {
-            busy if busy > SATURATED_PERMILLE => IngestLoad::Saturated,
-            busy if busy > BUSY_PERMILLE => IngestLoad::Busy,
-            _ => IngestLoad::Quiet,
-        }
+        self.inbox_writer.meter.load(now)
     }
 
     /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed
@@ -323,37 +359,6 @@ impl Store {
                  ORDER BY inbox_id LIMIT $1)",
             limit
         )?)
-    }
-
-    /// SQLite: marks applied inbox rows processed in the inbox file, and claims the next batch
-    /// when `next` says so, in one transaction of the inbox's writer.
-    pub(crate) async fn mark_applied_and_claim(
-        &self,
-        ids: &[i64],
-        now: Millis,
-        next: Option<crate::NextClaim>,
-    ) -> Result<Vec<InboxRow>> {
-        let Backend::Sqlite { inbox, .. } = self.backend() else {
-            return Ok(Vec::new());
-        };
-        let mut tx = inbox.begin().await?;
-        mark_processed(ids, now)
-            .build()
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-        let claimed = match next {
-            Some(next) => run_claim!(
-                &mut *tx,
-                self.inbox_claim_sql(),
-                now,
-                next.lease_ms,
-                next.limit
-            )?,
-            None => Vec::new(),
-        };
-        tx.commit().await?;
-        Ok(claimed)
     }
 
     /// Events in the inbox: (all, not yet processed).

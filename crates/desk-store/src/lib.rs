@@ -31,6 +31,7 @@ mod conversations;
 mod directory;
 mod error;
 mod events;
+mod handoff;
 mod inbox;
 pub mod models;
 mod notify;
@@ -59,7 +60,7 @@ pub use bot::{BotFailure, BotSettings, BotTurn, BotTurnOutcome, Remember, SendCo
 pub use bot_queue::QueuedBotTurn;
 pub use channel_admin::{AccountProfile, ClearSecrets};
 pub use chat::{Applied, InboundEffect};
-pub use chat::{ChannelScope, InboundItem, NextClaim};
+pub use chat::{ChannelScope, InboundItem};
 pub use console::{
     BrandOperator, CannedInput, CannedResponse, ChatList, ChatListItem, ContactNote, ListCounts,
     ListScope, PastChat,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use desk_core::Millis;
-use desk_store::{BackendKind, InboundItem, InboxRow, IngestLoad, NextClaim};
+use desk_store::{BackendKind, InboundItem, InboxRow, IngestLoad};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +19,8 @@ use crate::state::AppState;
 /// On SQLite a batch reaches the consoles when its last event is applied, and the processor
 /// shares two cores with the HTTP side: at 1,000 new chats/s, bases of 128/256 put the
 /// slowest new chats at 100-130 ms where 16/64 put them at 40-80 ms. While webhooks come, the
-/// most is small too: a batch's claim and mark run on the inbox's writer, which webhook
-/// requests wait for, and claims of 512 at 10,000 webhooks/s doubled their p99.
+/// most is small too: claims of 512 at 10,000 webhooks/s doubled their p99 (measured when
+/// every claim also ran on the inbox's writer; applying still takes the CPU they need).
 ///
 /// On Postgres every statement is a round trip, and webhook requests do not wait for the
 /// processor: small batches would only make applying fall behind (16 put new chats half a
@@ -69,8 +69,12 @@ impl Sizer {
 /// Events claimed older than this mean the processor is behind (a burst): other work that
 /// competes with it gives way.
 const BEHIND_MS: Millis = 50;
-/// Longer than a batch takes; an expired lease only delays (applying is exactly-once).
+/// Longer than a batch takes, or an event waits in memory to be applied; an expired lease
+/// only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
+/// Most events handed over in memory, waiting to be applied (about 1 KB each); past it, they
+/// wait in the inbox table and are claimed from there.
+const HANDOFF_CAPACITY: usize = 4_096;
 const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;
@@ -80,29 +84,24 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// under sustained load.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
 
-/// Runs the processor.
+/// Runs the processor. Webhook events stored by this process are handed to it in memory
+/// (see `desk_store::handoff`); others (a restart's backlog, retries) are claimed from the
+/// inbox.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    // The batch the last one's transaction claimed, if any.
-    let mut ahead = Vec::new();
+    state.store.hand_off_inbox(LEASE_MS, HANDOFF_CAPACITY);
     let mut sizer = Sizer::default();
     loop {
+        let load = give_way_to_ingest(&state).await;
+        let limit = sizer.next(state.store.kind(), load);
         let now = state.clock.now_ms();
-        let rows = if ahead.is_empty() {
-            let load = give_way_to_ingest(&state).await;
-            let batch = sizer.next(state.store.kind(), load);
-            match state.store.inbox_claim(now, LEASE_MS, batch).await {
-                Ok(rows) => {
-                    sizer.took(rows.len());
-                    rows
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "inbox claim failed");
-                    Vec::new()
-                }
+        let rows = match state.store.inbox_next(now, LEASE_MS, limit).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "inbox claim failed");
+                Vec::new()
             }
-        } else {
-            std::mem::take(&mut ahead)
         };
+        sizer.took(rows.len());
         // Profiles wait while messages do (see `ProfileRequests::give_way_to_messages`).
         let behind = rows
             .first()
@@ -113,7 +112,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
-            ahead = process(&state, rows, &mut sizer).await;
+            process(&state, rows).await;
             if cancel.is_cancelled() {
                 return;
             }
@@ -121,9 +120,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     }
 }
 
-/// Applies a batch; returns the next one when its transaction claimed it.
+/// Applies a batch.
 #[tracing::instrument(skip_all, fields(events = rows.len()))]
-async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Vec<InboxRow> {
+async fn process(state: &AppState, rows: Vec<InboxRow>) {
     let started = tokio::time::Instant::now();
     // One queue per chat, in LINE's timestamp order (ties: arrival order).
     let mut chats: BTreeMap<(desk_core::ChannelId, Option<String>), Vec<InboxRow>> =
@@ -159,37 +158,20 @@ async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Ve
     }
     let prepared_at = tokio::time::Instant::now();
     let batch: Vec<InboundItem> = items.iter().map(|(_, item)| item.clone()).collect();
-    // While webhooks come without saturating the writer, this batch's transaction claims the
-    // next one: one writer round per batch, not two. Saturated, the next claim waits instead
-    // (see `give_way_to_ingest`).
-    let now = state.clock.now_ms();
-    let next = match state.store.ingest_load(now) {
-        IngestLoad::Saturated => None,
-        load => Some(NextClaim {
-            lease_ms: LEASE_MS,
-            limit: sizer.next(state.store.kind(), load),
-        }),
-    };
-    let claiming = next.is_some();
     // Departments that got a new chat: it waits in their line until routed.
     let mut opened = Vec::new();
-    let mut ahead = Vec::new();
     match state
         .store
         // Consoles hear of the batch once it is visible, not after the inbox is marked.
-        .apply_inbound_batch_and_claim(batch, now, next, || state.hub.nudge())
+        .apply_inbound_batch_then(batch, state.clock.now_ms(), || state.hub.nudge())
         .await
     {
-        Ok((applied, claimed)) => {
+        Ok(applied) => {
             for ((_, item), applied) in items.iter().zip(&applied) {
                 if applied.opened {
                     opened.push(item.scope.department_id);
                 }
             }
-            if claiming {
-                sizer.took(claimed.len());
-            }
-            ahead = claimed;
         }
         Err(e) => {
             // One by one, so a bad event holds back no other.
@@ -240,11 +222,11 @@ async fn process(state: &AppState, rows: Vec<InboxRow>, sizer: &mut Sizer) -> Ve
         apply_ms = (applied_at - prepared_at).as_millis() as u64,
         "inbox batch timings"
     );
-    ahead
 }
 
-/// Waits while webhook requests saturate the (single, on SQLite) writer, at most
-/// [`MAX_GIVE_WAY`]. When they only share commits it merely lets the tasks already woken run
+/// Waits while webhook requests saturate the inbox's (on SQLite, single) writer, at most
+/// [`MAX_GIVE_WAY`]: acknowledging LINE comes first, and applying competes with it for the
+/// CPU (and for that writer, when events are claimed from the table). When they only share commits it merely lets the tasks already woken run
 /// first: at ordinary busy rates chats must reach the consoles within milliseconds, and a timer
 /// on a busy runtime fires several milliseconds late. Returns the load when it stopped waiting.
 async fn give_way_to_ingest(state: &AppState) -> IngestLoad {

@@ -123,6 +123,76 @@ conformance!(claims_lease_and_expire, |store| {
 });
 
 conformance!(
+    handed_off_events_skip_the_table_until_their_lease_runs_out,
+    |store| {
+        let (channel, _) = seed(store).await;
+        let keys = |rows: &[desk_store::InboxRow]| {
+            rows.iter()
+                .map(|r| r.dedupe_key.clone())
+                .collect::<Vec<_>>()
+        };
+        store.hand_off_inbox(30_000, 3);
+        let events = |range: std::ops::Range<i64>| {
+            range
+                .map(|i| event(channel.id, &format!("e{i}"), "U", i))
+                .collect::<Vec<_>>()
+        };
+        store.inbox_append(events(0..2), NOW).await.expect("append");
+        assert!(
+            store
+                .inbox_claim(NOW + 1_000, 30_000, 10)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "leased to this process as they are stored"
+        );
+        let handed = store.inbox_next(NOW, 30_000, 10).await.expect("next");
+        assert_eq!(keys(&handed), ["e0", "e1"], "taken from memory");
+        assert!(
+            handed
+                .iter()
+                .all(|r| r.attempts == 1 && r.received_ms == NOW)
+        );
+        // A redelivery is not handed over again.
+        store.inbox_append(events(0..1), NOW).await.expect("append");
+        assert!(
+            store
+                .inbox_next(NOW, 30_000, 10)
+                .await
+                .expect("next")
+                .is_empty()
+        );
+
+        // More than the queue has room for: stored for the table, unleased.
+        store.inbox_append(events(2..3), NOW).await.expect("append");
+        store.inbox_append(events(3..6), NOW).await.expect("append");
+        let unleased = store.inbox_claim(NOW, 30_000, 10).await.expect("claim");
+        assert_eq!(keys(&unleased), ["e3", "e4", "e5"]);
+        assert_eq!(
+            keys(&store.inbox_next(NOW, 30_000, 10).await.expect("next")),
+            ["e2"]
+        );
+        // Left to the table, they are claimed from it at once, not at the next poll.
+        store
+            .inbox_append(events(6..10), NOW)
+            .await
+            .expect("append");
+        let overflow = store.inbox_next(NOW, 30_000, 3).await.expect("next");
+        assert_eq!(keys(&overflow), ["e6", "e7", "e8"]);
+        let rest = store.inbox_next(NOW, 30_000, 3).await.expect("next");
+        assert_eq!(keys(&rest), ["e9"], "a full claim leaves the table due");
+
+        // Never applied (their process died): claimed from the table once the lease runs out.
+        let expired = store
+            .inbox_next(NOW + 31_000, 30_000, 20)
+            .await
+            .expect("next");
+        assert_eq!(expired.len(), 10);
+        assert!(expired.iter().all(|r| r.attempts == 2));
+    }
+);
+
+conformance!(
     ingest_load_tells_a_writer_at_capacity_from_bursts,
     |store| {
         use desk_store::IngestLoad;
