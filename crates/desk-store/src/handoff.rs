@@ -148,6 +148,11 @@ impl Store {
         handoff.lease_ms.store(lease_ms.max(1), Ordering::Relaxed);
     }
 
+    /// How many events wait in memory, handed over but not yet taken.
+    pub fn inbox_handed_waiting(&self) -> usize {
+        self.inbox_writer.handoff.rows().len()
+    }
+
     /// The next events to apply, up to `limit`: those handed over first, then, when the table
     /// may hold some (always, unless handing over is on), those [`Store::inbox_claim`] leases
     /// for `lease_ms`.

@@ -19,8 +19,8 @@ use crate::state::AppState;
 /// On SQLite a batch reaches the consoles when its last event is applied, and the processor
 /// shares two cores with the HTTP side: at 1,000 new chats/s, bases of 128/256 put the
 /// slowest new chats at 100-130 ms where 16/64 put them at 40-80 ms. While webhooks come, the
-/// most is small too: claims of 512 at 10,000 webhooks/s doubled their p99 (measured when
-/// every claim also ran on the inbox's writer; applying still takes the CPU they need).
+/// most is small too: batches of 512 at 10,000 webhooks/s took the CPU their requests need
+/// and doubled their p99.
 ///
 /// On Postgres every statement is a round trip, and webhook requests do not wait for the
 /// processor: small batches would only make applying fall behind (16 put new chats half a
@@ -83,6 +83,13 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Acknowledging LINE comes first; applying catches up after a burst, and still advances
 /// under sustained load.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
+/// Events this old waiting, while fewer than [`OVERLOAD`] wait, mean applying has fallen
+/// behind a load it could keep up with: from then on the processor gives way no longer than
+/// its last batch took (see `give_way_to_ingest`).
+const MAX_LAG_MS: Millis = 250;
+/// Events waiting in memory that mean a burst beyond what applying can keep up with: then
+/// acknowledging it comes first, and applying catches up after it.
+const OVERLOAD: usize = HANDOFF_CAPACITY / 2;
 
 /// Runs the processor. Webhook events stored by this process are handed to it in memory
 /// (see `desk_store::handoff`); others (a restart's backlog, retries) are claimed from the
@@ -90,8 +97,10 @@ const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
 pub async fn run(state: AppState, cancel: CancellationToken) {
     state.store.hand_off_inbox(LEASE_MS, HANDOFF_CAPACITY);
     let mut sizer = Sizer::default();
+    // The most the next batch gives way for.
+    let mut give_way = MAX_GIVE_WAY;
     loop {
-        let load = give_way_to_ingest(&state).await;
+        let load = give_way_to_ingest(&state, give_way).await;
         let limit = sizer.next(state.store.kind(), load);
         let now = state.clock.now_ms();
         let rows = match state.store.inbox_next(now, LEASE_MS, limit).await {
@@ -112,7 +121,10 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
+            let lag = rows.first().map_or(0, |oldest| now - oldest.received_ms);
+            let started = tokio::time::Instant::now();
             process(&state, rows).await;
+            give_way = longest_give_way(lag, state.store.inbox_handed_waiting(), started.elapsed());
             if cancel.is_cancelled() {
                 return;
             }
@@ -224,12 +236,31 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     );
 }
 
+/// The most the next batch gives way for (see [`give_way_to_ingest`]), after a batch whose
+/// oldest event had waited `lag_ms` took `took`, with `waiting` events left in memory.
+fn longest_give_way(lag_ms: Millis, waiting: usize, took: Duration) -> Duration {
+    if lag_ms > MAX_LAG_MS && waiting < OVERLOAD {
+        took.min(MAX_GIVE_WAY)
+    } else {
+        MAX_GIVE_WAY
+    }
+}
+
 /// Waits while webhook requests saturate the inbox's (on SQLite, single) writer, at most
-/// [`MAX_GIVE_WAY`]: acknowledging LINE comes first, and applying competes with it for the
-/// CPU (and for that writer, when events are claimed from the table). When they only share commits it merely lets the tasks already woken run
-/// first: at ordinary busy rates chats must reach the consoles within milliseconds, and a timer
-/// on a busy runtime fires several milliseconds late. Returns the load when it stopped waiting.
-async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
+/// `most`: acknowledging LINE comes first, and applying competes with it for the CPU (and
+/// for that writer, when events are claimed from the table).
+///
+/// Waiting 100 ms for every batch of 32 applies 300 events/s. That is right for a burst
+/// (10,000 webhooks/s: giving the processor half the time doubled their p99, and it could not
+/// keep up anyway), but when a starved CPU made 1,000 webhooks/s look saturating, the
+/// processor fell behind by seconds and never caught up. So once events wait longer than
+/// [`MAX_LAG_MS`] without a burst's backlog ([`OVERLOAD`]), it waits no longer than its last
+/// batch took: applying gets at least half the time until it catches up.
+///
+/// When requests only share commits it merely lets the tasks already woken run first: at
+/// ordinary busy rates chats must reach the consoles within milliseconds, and a timer on a
+/// busy runtime fires several milliseconds late. Returns the load when it stopped waiting.
+async fn give_way_to_ingest(state: &AppState, most: Duration) -> IngestLoad {
     let start = tokio::time::Instant::now();
     loop {
         let load = state.store.ingest_load(state.clock.now_ms());
@@ -242,7 +273,7 @@ async fn give_way_to_ingest(state: &AppState) -> IngestLoad {
             IngestLoad::Saturated => {}
         }
         let waited = start.elapsed();
-        if waited >= MAX_GIVE_WAY {
+        if waited >= most {
             tracing::debug!(
                 waited_ms = waited.as_millis() as u64,
                 "gave way to saturated ingest"
@@ -272,6 +303,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_processor_behind_a_load_it_can_keep_up_with_gives_way_no_longer_than_it_works() {
+        let took = Duration::from_millis(7);
+        assert_eq!(longest_give_way(10, 50, took), MAX_GIVE_WAY, "keeping up");
+        assert_eq!(
+            longest_give_way(MAX_LAG_MS + 1, 500, took),
+            took,
+            "behind a load it could keep up with: at least half the time applying"
+        );
+        assert_eq!(
+            longest_give_way(MAX_LAG_MS + 1, OVERLOAD, took),
+            MAX_GIVE_WAY,
+            "a burst's backlog: acknowledgements first"
+        );
+        assert_eq!(
+            longest_give_way(MAX_LAG_MS + 1, 10, Duration::from_secs(1)),
+            MAX_GIVE_WAY
+        );
+    }
+
+    #[test]
     fn full_batches_grow_the_claim_until_a_short_one() {
         let kind = BackendKind::Sqlite;
         let mut sizer = Sizer::default();
@@ -291,7 +342,7 @@ mod tests {
             full(&mut sizer, IngestLoad::Quiet);
         }
         assert_eq!(sizer.limit, most, "bounded");
-        // Webhooks arrive: the claim shares their writer, so it shrinks to the busy bound.
+        // Webhooks arrive: the claim shrinks to the busy bound, and to the saturated one.
         let (_, busy_most) = batch_bounds(kind, IngestLoad::Busy);
         assert!(busy_most < most);
         assert_eq!(full(&mut sizer, IngestLoad::Busy), busy_most);
