@@ -111,15 +111,15 @@ impl Handoff {
 }
 
 /// A new event as handed over, once stored under `id` at `now`, leased (one attempt).
-pub(crate) fn handed_row(event: &NewInboxEvent, id: i64, now: Millis) -> InboxRow {
+pub(crate) fn handed_row(event: NewInboxEvent, id: i64, now: Millis) -> InboxRow {
     InboxRow {
         id,
         channel_id: event.channel_id,
-        dedupe_key: event.dedupe_key.clone(),
-        chat_key: event.chat_key.clone(),
-        event_type: event.event_type.clone(),
+        dedupe_key: event.dedupe_key,
+        chat_key: event.chat_key,
+        event_type: event.event_type,
         event_ms: event.event_ms,
-        raw: event.raw.clone(),
+        raw: event.raw,
         received_ms: now,
         attempts: 1,
     }

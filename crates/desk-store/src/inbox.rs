@@ -99,9 +99,15 @@ impl GroupCommitter {
     }
 }
 
-async fn commit_group(backend: &Backend, handoff: &Handoff, group: Vec<Job>) {
+async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>) {
     let now = group.iter().map(|j| j.now).max().unwrap_or_default();
-    let events: Vec<&NewInboxEvent> = group.iter().flat_map(|j| &j.events).collect();
+    // Moved out of the requests: the events handed over become rows without a copy of their
+    // raw JSON.
+    let counts: Vec<usize> = group.iter().map(|j| j.events.len()).collect();
+    let events: Vec<NewInboxEvent> = group
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.events))
+        .collect();
     let lease = handoff.lease_for(events.len());
     let span = tracing::debug_span!(
         "inbox.group_commit",
@@ -113,15 +119,15 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, group: Vec<Job>) {
             if lease.is_some() {
                 handoff.hand_over(
                     events
-                        .iter()
+                        .into_iter()
                         .zip(&ids)
                         .filter_map(|(event, id)| Some(handed_row(event, (*id)?, now))),
                 );
             }
             let mut ids = ids.into_iter();
-            for job in group {
+            for (job, count) in group.into_iter().zip(counts) {
                 let mut outcome = AppendOutcome::default();
-                for inserted in ids.by_ref().take(job.events.len()) {
+                for inserted in ids.by_ref().take(count) {
                     if inserted.is_some() {
                         outcome.inserted += 1;
                     } else {
@@ -178,7 +184,7 @@ macro_rules! insert_chunk {
 /// what makes group commit fast.
 async fn insert_events(
     backend: &Backend,
-    events: &[&NewInboxEvent],
+    events: &[NewInboxEvent],
     now: Millis,
     lease: Option<Millis>,
 ) -> Result<Vec<Option<i64>>> {
@@ -300,23 +306,18 @@ impl Store {
         lease_ms: Millis,
         limit: i64,
     ) -> Result<Vec<InboxRow>> {
-        let sql = self.inbox_claim_sql();
-        let mut rows: Vec<InboxRow> = on_inbox!(self.backend(), |pool| run_claim!(
-            pool, sql, now, lease_ms, limit
-        ))?;
-        rows.sort_by_key(|r| r.id);
-        Ok(rows)
-    }
-
-    /// The statement that leases inbox rows (see [`Store::inbox_claim`]), for this backend.
-    pub(crate) fn inbox_claim_sql(&self) -> &'static str {
-        claim_sql!(
+        let sql = claim_sql!(
             self,
             "webhook_inbox",
             "SELECT id FROM webhook_inbox WHERE processed_ms IS NULL \
              AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY id LIMIT $3",
             "id, channel_id, dedupe_key, chat_key, event_type, event_ms, raw, received_ms, attempts"
-        )
+        );
+        let mut rows: Vec<InboxRow> = on_inbox!(self.backend(), |pool| run_claim!(
+            pool, sql, now, lease_ms, limit
+        ))?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     /// Records a failed attempt: the event is retried after `retry_at`, or given up (kept,

@@ -111,17 +111,15 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             }
         };
         sizer.took(rows.len());
+        // How long the oldest event waited.
+        let lag = rows.first().map_or(0, |oldest| now - oldest.received_ms);
         // Profiles wait while messages do (see `ProfileRequests::give_way_to_messages`).
-        let behind = rows
-            .first()
-            .is_some_and(|oldest| now - oldest.received_ms > BEHIND_MS);
-        state.wake.profiles.set_inbox_behind(behind);
+        state.wake.profiles.set_inbox_behind(lag > BEHIND_MS);
         if rows.is_empty() {
             if !super::idle(&cancel, &state.wake.inbox, None, now, IDLE_POLL).await {
                 return;
             }
         } else {
-            let lag = rows.first().map_or(0, |oldest| now - oldest.received_ms);
             let started = tokio::time::Instant::now();
             process(&state, rows).await;
             give_way = longest_give_way(lag, state.store.inbox_handed_waiting(), started.elapsed());
