@@ -31,7 +31,8 @@ fn batch_bounds(kind: BackendKind, load: IngestLoad) -> (i64, i64) {
         (BackendKind::Sqlite, IngestLoad::Busy) => (16, 64),
         (BackendKind::Postgres, IngestLoad::Quiet) => (256, 512),
         (BackendKind::Postgres, IngestLoad::Busy) => (128, 512),
-        // Claimed after giving way to saturated ingest (see `give_way_to_ingest`).
+        // Small while requests saturate the writer, whether the processor gave way to them
+        // (see `give_way_to_ingest`) or keeps up between them.
         (_, IngestLoad::Saturated) => (32, 32),
     }
 }
@@ -79,16 +80,12 @@ const PARALLEL_CHATS: usize = 16;
 /// Attempts before an event that keeps failing is set aside (kept, with its error).
 const MAX_ATTEMPTS: i32 = 10;
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Longest a batch waits for ingest to go quiet when webhook requests saturate the writer.
-/// Acknowledging LINE comes first; applying catches up after a burst, and still advances
-/// under sustained load.
+/// Longest a batch waits for ingest to go quiet when webhook requests saturate the inbox's
+/// writer during a backlog (see [`give_way_to_ingest`]). Acknowledging LINE comes first;
+/// applying catches up after the burst, and still advances while it lasts.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
-/// Events this old waiting, while fewer than [`OVERLOAD`] wait, mean applying has fallen
-/// behind a load it could keep up with: from then on the processor gives way no longer than
-/// its last batch took (see `give_way_to_ingest`).
-const MAX_LAG_MS: Millis = 250;
-/// Events waiting in memory that mean a burst beyond what applying can keep up with: then
-/// acknowledging it comes first, and applying catches up after it.
+/// Events waiting in memory that mean a burst beyond what applying can keep up with: only
+/// then does the processor give way to webhook requests.
 const OVERLOAD: usize = HANDOFF_CAPACITY / 2;
 
 /// Runs the processor. Webhook events stored by this process are handed to it in memory
@@ -97,10 +94,9 @@ const OVERLOAD: usize = HANDOFF_CAPACITY / 2;
 pub async fn run(state: AppState, cancel: CancellationToken) {
     state.store.hand_off_inbox(LEASE_MS, HANDOFF_CAPACITY);
     let mut sizer = Sizer::default();
-    // The most the next batch gives way for.
-    let mut give_way = MAX_GIVE_WAY;
     loop {
-        let load = give_way_to_ingest(&state, give_way).await;
+        let backlog = state.store.inbox_handed_waiting() >= OVERLOAD;
+        let load = give_way_to_ingest(&state, backlog).await;
         let limit = sizer.next(state.store.kind(), load);
         let now = state.clock.now_ms();
         let rows = match state.store.inbox_next(now, LEASE_MS, limit).await {
@@ -120,9 +116,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
-            let started = tokio::time::Instant::now();
             process(&state, rows).await;
-            give_way = longest_give_way(lag, state.store.inbox_handed_waiting(), started.elapsed());
             if cancel.is_cancelled() {
                 return;
             }
@@ -234,44 +228,32 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
     );
 }
 
-/// The most the next batch gives way for (see [`give_way_to_ingest`]), after a batch whose
-/// oldest event had waited `lag_ms` took `took`, with `waiting` events left in memory.
-fn longest_give_way(lag_ms: Millis, waiting: usize, took: Duration) -> Duration {
-    if lag_ms > MAX_LAG_MS && waiting < OVERLOAD {
-        took.min(MAX_GIVE_WAY)
-    } else {
-        MAX_GIVE_WAY
-    }
-}
-
-/// Waits while webhook requests saturate the inbox's (on SQLite, single) writer, at most
-/// `most`: acknowledging LINE comes first, and applying competes with it for the CPU (and
-/// for that writer, when events are claimed from the table).
+/// Gives way to webhook requests when they saturate the inbox's writer (on SQLite, its one
+/// writer) while a `backlog` waits: a burst beyond what applying keeps up with, such as
+/// 10,000 webhooks/s, where acknowledging LINE comes first. It then waits up to
+/// [`MAX_GIVE_WAY`] for ingest to ease; giving the processor half the time there doubled the
+/// requests' p99, and it could not keep up anyway.
 ///
-/// Waiting 100 ms for every batch of 32 applies 300 events/s. That is right for a burst
-/// (10,000 webhooks/s: giving the processor half the time doubled their p99, and it could not
-/// keep up anyway), but when a starved CPU made 1,000 webhooks/s look saturating, the
-/// processor fell behind by seconds and never caught up. So once events wait longer than
-/// [`MAX_LAG_MS`] without a burst's backlog ([`OVERLOAD`]), it waits no longer than its last
-/// batch took: applying gets at least half the time until it catches up.
-///
-/// When requests only share commits it merely lets the tasks already woken run first: at
-/// ordinary busy rates chats must reach the consoles within milliseconds, and a timer on a
-/// busy runtime fires several milliseconds late. Returns the load when it stopped waiting.
-async fn give_way_to_ingest(state: &AppState, most: Duration) -> IngestLoad {
+/// Without a backlog it only lets the tasks already woken run first, whatever the load: the
+/// processor can keep up, and every wait is added to every message's way to the consoles.
+/// Waiting whenever the writer looked saturated (a share of its time, which on a starved
+/// host counts the time it waits for a CPU) cost 30-40 ms before every batch at 1,000
+/// messages/s, and once made the processor fall behind by seconds. Returns the load when it
+/// stopped waiting.
+async fn give_way_to_ingest(state: &AppState, backlog: bool) -> IngestLoad {
     let start = tokio::time::Instant::now();
     loop {
         let load = state.store.ingest_load(state.clock.now_ms());
-        match load {
-            IngestLoad::Quiet => return load,
-            IngestLoad::Busy => {
+        match GiveWay::to(load, backlog) {
+            GiveWay::No => return load,
+            GiveWay::Yield => {
                 tokio::task::yield_now().await;
                 return load;
             }
-            IngestLoad::Saturated => {}
+            GiveWay::Wait => {}
         }
         let waited = start.elapsed();
-        if waited >= most {
+        if waited >= MAX_GIVE_WAY {
             tracing::debug!(
                 waited_ms = waited.as_millis() as u64,
                 "gave way to saturated ingest"
@@ -279,6 +261,27 @@ async fn give_way_to_ingest(state: &AppState, most: Duration) -> IngestLoad {
             return load;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// What the processor does before a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GiveWay {
+    /// Claim at once.
+    No,
+    /// Let the tasks already woken run first.
+    Yield,
+    /// Wait for ingest to ease (up to [`MAX_GIVE_WAY`]).
+    Wait,
+}
+
+impl GiveWay {
+    fn to(load: IngestLoad, backlog: bool) -> GiveWay {
+        match load {
+            IngestLoad::Quiet => GiveWay::No,
+            IngestLoad::Saturated if backlog => GiveWay::Wait,
+            IngestLoad::Busy | IngestLoad::Saturated => GiveWay::Yield,
+        }
     }
 }
 
@@ -301,22 +304,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_processor_behind_a_load_it_can_keep_up_with_gives_way_no_longer_than_it_works() {
-        let took = Duration::from_millis(7);
-        assert_eq!(longest_give_way(10, 50, took), MAX_GIVE_WAY, "keeping up");
+    fn the_processor_waits_for_ingest_only_behind_a_backlog() {
+        assert_eq!(GiveWay::to(IngestLoad::Quiet, true), GiveWay::No);
+        assert_eq!(GiveWay::to(IngestLoad::Busy, true), GiveWay::Yield);
         assert_eq!(
-            longest_give_way(MAX_LAG_MS + 1, 500, took),
-            took,
-            "behind a load it could keep up with: at least half the time applying"
+            GiveWay::to(IngestLoad::Saturated, false),
+            GiveWay::Yield,
+            "a load applying keeps up with: every wait would delay every message"
         );
         assert_eq!(
-            longest_give_way(MAX_LAG_MS + 1, OVERLOAD, took),
-            MAX_GIVE_WAY,
+            GiveWay::to(IngestLoad::Saturated, true),
+            GiveWay::Wait,
             "a burst's backlog: acknowledgements first"
-        );
-        assert_eq!(
-            longest_give_way(MAX_LAG_MS + 1, 10, Duration::from_secs(1)),
-            MAX_GIVE_WAY
         );
     }
 
