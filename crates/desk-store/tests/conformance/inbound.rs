@@ -514,15 +514,10 @@ conformance!(
 conformance!(handed_off_events_are_applied_and_marked, |store| {
     let (channel, scope) = seed(store).await;
     store.hand_off_inbox(30_000, 100);
-    let event = desk_store::NewInboxEvent {
-        channel_id: channel.id,
-        dedupe_key: "ev".into(),
-        chat_key: None,
-        event_type: "message".into(),
-        event_ms: NOW,
-        raw: "{}".into(),
-    };
-    store.inbox_append(vec![event], NOW).await.expect("append");
+    store
+        .inbox_append(vec![event(channel.id, "ev", "U1", NOW)], NOW)
+        .await
+        .expect("append");
     let rows = store.inbox_next(NOW, 30_000, 10).await.expect("next");
     assert_eq!(rows.len(), 1);
     let item = desk_store::InboundItem {

@@ -1,17 +1,5 @@
 use crate::conformance;
 use crate::support::*;
-use desk_store::NewInboxEvent;
-
-fn event(channel: desk_core::ChannelId, key: &str, chat: &str, ms: i64) -> NewInboxEvent {
-    NewInboxEvent {
-        channel_id: channel,
-        dedupe_key: key.into(),
-        chat_key: Some(chat.into()),
-        event_type: "message".into(),
-        event_ms: ms,
-        raw: format!(r#"{{"webhookEventId":"{key}"}}"#),
-    }
-}
 
 conformance!(appends_deduplicate_within_and_across_batches, |store| {
     let (channel, _) = seed(store).await;

@@ -2,7 +2,9 @@
 
 use desk_core::{Millis, Role, Sealed};
 use desk_store::test_db::{fresh_postgres, postgres_url};
-use desk_store::{Channel, ChannelScope, NewChannel, NewOperator, Store, StoreConfig};
+use desk_store::{
+    Channel, ChannelScope, NewChannel, NewInboxEvent, NewOperator, Store, StoreConfig,
+};
 
 pub const NOW: i64 = 1_760_000_000_000;
 
@@ -117,6 +119,18 @@ pub async fn operator(store: &Store, email: &str) -> desk_store::Operator {
         )
         .await
         .expect("operator")
+}
+
+/// A webhook message event `key` of `chat`, happened at `ms`.
+pub fn event(channel: desk_core::ChannelId, key: &str, chat: &str, ms: i64) -> NewInboxEvent {
+    NewInboxEvent {
+        channel_id: channel,
+        dedupe_key: key.into(),
+        chat_key: Some(chat.into()),
+        event_type: "message".into(),
+        event_ms: ms,
+        raw: format!(r#"{{"webhookEventId":"{key}"}}"#),
+    }
 }
 
 /// Appends an inbox row for `key`, claims it and applies `effect` (event time `NOW`).
