@@ -79,7 +79,10 @@ impl GroupCommitter {
                         (group, idle)
                     };
                     let start = std::time::Instant::now();
-                    commit_group(&backend, &handoff, group).await;
+                    let stored = commit_group(&backend, &handoff, group).await;
+                    meter
+                        .stored
+                        .fetch_add(stored, std::sync::atomic::Ordering::Relaxed);
                     let committing = start.elapsed().as_micros();
                     let cycle = (committing + idle.as_micros()).max(1);
                     let sample = u64::try_from(committing * 1_000 / cycle).unwrap_or(1_000);
@@ -99,7 +102,8 @@ impl GroupCommitter {
     }
 }
 
-async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>) {
+/// Commits a group; returns how many of its events were new.
+async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>) -> u64 {
     let now = group.iter().map(|j| j.now).max().unwrap_or_default();
     // Moved out of the requests: the events handed over become rows without a copy of their
     // raw JSON.
@@ -116,6 +120,7 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
     );
     match tracing::Instrument::instrument(insert_events(backend, &events, now, lease), span).await {
         Ok(ids) => {
+            let stored = ids.iter().flatten().count() as u64;
             if lease.is_some() {
                 handoff.hand_over(
                     events
@@ -136,6 +141,7 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
                 }
                 let _ = job.done.send(Ok(outcome));
             }
+            stored
         }
         Err(e) => {
             tracing::error!(error = %e, "inbox group commit failed");
@@ -143,6 +149,7 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
             for job in group {
                 let _ = job.done.send(Err(message.clone()));
             }
+            0
         }
     }
 }
@@ -234,6 +241,8 @@ pub(crate) struct IngestMeter {
     /// bursts; near 1,000 when requests wait on it back to back. A count of requests per
     /// commit would misread a burst that one quick commit absorbs as saturation.
     busy_permille: std::sync::atomic::AtomicU64,
+    /// Events stored so far (duplicates not counted): how fast they arrive.
+    stored: std::sync::atomic::AtomicU64,
 }
 
 impl IngestMeter {
@@ -296,6 +305,14 @@ impl Store {
     /// give way by it: on SQLite there is one writer, and LINE waits for its answer.
     pub fn ingest_load(&self, now: Millis) -> IngestLoad {
         self.inbox_writer.meter.load(now)
+    }
+
+    /// How many new events this process has stored in the inbox since it started.
+    pub fn inbox_stored_total(&self) -> u64 {
+        self.inbox_writer
+            .meter
+            .stored
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Leases up to `limit` unprocessed events for `lease_ms`, oldest first. A crashed

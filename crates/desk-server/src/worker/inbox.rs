@@ -84,9 +84,51 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// writer during a backlog (see [`give_way_to_ingest`]). Acknowledging LINE comes first;
 /// applying catches up after the burst, and still advances while it lasts.
 const MAX_GIVE_WAY: Duration = Duration::from_millis(100);
-/// Events waiting in memory that mean a burst beyond what applying can keep up with: only
-/// then does the processor give way to webhook requests.
+/// Events waiting in memory that mean a burst: only then, and only while webhooks arrive
+/// faster than it applies them, does the processor give way to webhook requests.
 const OVERLOAD: usize = HANDOFF_CAPACITY / 2;
+/// The shortest time a rate of [`Pace`] is measured over.
+const PACE_WINDOW: Duration = Duration::from_millis(250);
+
+/// A rate measured over windows of at least [`PACE_WINDOW`]: the last whole window's.
+#[derive(Debug, Default)]
+struct Rate {
+    count: u64,
+    time: Duration,
+    per_s: Option<f64>,
+}
+
+impl Rate {
+    /// Counts `count` events over `time`.
+    fn add(&mut self, count: u64, time: Duration) {
+        self.count += count;
+        self.time += time;
+        if self.time >= PACE_WINDOW {
+            self.per_s = Some(self.count as f64 / self.time.as_secs_f64());
+            self.count = 0;
+            self.time = Duration::ZERO;
+        }
+    }
+}
+
+/// Whether applying keeps up with webhooks: events stored per second against events applied
+/// per second spent applying.
+#[derive(Debug, Default)]
+struct Pace {
+    arrived: Rate,
+    applied: Rate,
+}
+
+impl Pace {
+    /// Whether the processor, applying without pause, would keep up. Unknown counts as no:
+    /// a backlog found at start (a restart) lets requests go first until it is measured.
+    fn keeps_up(&self) -> bool {
+        matches!(
+            (self.arrived.per_s, self.applied.per_s),
+            (Some(arrived), Some(applied)) if arrived <= applied
+        )
+    }
+}
 
 /// Runs the processor. Webhook events stored by this process are handed to it in memory
 /// (see `desk_store::handoff`); others (a restart's backlog, retries) are claimed from the
@@ -94,9 +136,21 @@ const OVERLOAD: usize = HANDOFF_CAPACITY / 2;
 pub async fn run(state: AppState, cancel: CancellationToken) {
     state.store.hand_off_inbox(LEASE_MS, HANDOFF_CAPACITY);
     let mut sizer = Sizer::default();
+    let mut pace = Pace::default();
+    let mut stored = (
+        tokio::time::Instant::now(),
+        state.store.inbox_stored_total(),
+    );
     loop {
-        let backlog = state.store.inbox_handed_waiting() >= OVERLOAD;
-        let load = give_way_to_ingest(&state, backlog).await;
+        let sample = (
+            tokio::time::Instant::now(),
+            state.store.inbox_stored_total(),
+        );
+        pace.arrived
+            .add(sample.1.saturating_sub(stored.1), sample.0 - stored.0);
+        stored = sample;
+        let overloaded = state.store.inbox_handed_waiting() >= OVERLOAD && !pace.keeps_up();
+        let load = give_way_to_ingest(&state, overloaded).await;
         let limit = sizer.next(state.store.kind(), load);
         let now = state.clock.now_ms();
         let rows = match state.store.inbox_next(now, LEASE_MS, limit).await {
@@ -116,7 +170,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 return;
             }
         } else {
+            let (events, started) = (rows.len() as u64, tokio::time::Instant::now());
             process(&state, rows).await;
+            pace.applied.add(events, started.elapsed());
             if cancel.is_cancelled() {
                 return;
             }
@@ -229,22 +285,27 @@ async fn process(state: &AppState, rows: Vec<InboxRow>) {
 }
 
 /// Gives way to webhook requests when they saturate the inbox's writer (on SQLite, its one
-/// writer) while a `backlog` waits: a burst beyond what applying keeps up with, such as
-/// 10,000 webhooks/s, where acknowledging LINE comes first. It then waits up to
-/// [`MAX_GIVE_WAY`] for ingest to ease; giving the processor half the time there doubled the
-/// requests' p99, and it could not keep up anyway.
+/// writer) while the processor is `overloaded`: a backlog waits and webhooks arrive faster
+/// than it applies them, as in a burst of 10,000 webhooks/s, where acknowledging LINE comes
+/// first. It then waits up to [`MAX_GIVE_WAY`] for ingest to ease; giving the processor half
+/// the time there doubled the requests' p99, and it could not keep up anyway.
 ///
-/// Without a backlog it only lets the tasks already woken run first, whatever the load: the
-/// processor can keep up, and every wait is added to every message's way to the consoles.
-/// Waiting whenever the writer looked saturated (a share of its time, which on a starved
-/// host counts the time it waits for a CPU) cost 30-40 ms before every batch at 1,000
-/// messages/s, and once made the processor fall behind by seconds. Returns the load when it
-/// stopped waiting.
-async fn give_way_to_ingest(state: &AppState, backlog: bool) -> IngestLoad {
+/// Otherwise it only lets the tasks already woken run first, whatever the load: every wait
+/// is added to every message's way to the consoles.
+/// - Waiting whenever the writer looked saturated (a share of its time, which on a starved
+///   host counts the time it waits for a CPU) cost 30-40 ms before every batch at 1,000
+///   messages/s.
+/// - Waiting behind any backlog of [`OVERLOAD`] events fed itself at a steady 1,000
+///   messages/s that applying alone could just keep up with: once a hiccup left that many
+///   waiting, 100 ms waits before every batch of 32 cut applying to a quarter, and consoles
+///   fell behind by seconds more every second.
+///
+/// Returns the load when it stopped waiting.
+async fn give_way_to_ingest(state: &AppState, overloaded: bool) -> IngestLoad {
     let start = tokio::time::Instant::now();
     loop {
         let load = state.store.ingest_load(state.clock.now_ms());
-        match GiveWay::to(load, backlog) {
+        match GiveWay::to(load, overloaded) {
             GiveWay::No => return load,
             GiveWay::Yield => {
                 tokio::task::yield_now().await;
@@ -276,10 +337,10 @@ enum GiveWay {
 }
 
 impl GiveWay {
-    fn to(load: IngestLoad, backlog: bool) -> GiveWay {
+    fn to(load: IngestLoad, overloaded: bool) -> GiveWay {
         match load {
             IngestLoad::Quiet => GiveWay::No,
-            IngestLoad::Saturated if backlog => GiveWay::Wait,
+            IngestLoad::Saturated if overloaded => GiveWay::Wait,
             IngestLoad::Busy | IngestLoad::Saturated => GiveWay::Yield,
         }
     }
@@ -304,7 +365,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_processor_waits_for_ingest_only_behind_a_backlog() {
+    fn the_processor_waits_for_ingest_only_when_overloaded() {
         assert_eq!(GiveWay::to(IngestLoad::Quiet, true), GiveWay::No);
         assert_eq!(GiveWay::to(IngestLoad::Busy, true), GiveWay::Yield);
         assert_eq!(
@@ -317,6 +378,25 @@ mod tests {
             GiveWay::Wait,
             "a burst's backlog: acknowledgements first"
         );
+    }
+
+    #[test]
+    fn the_processor_is_overloaded_only_while_webhooks_outpace_applying() {
+        let mut pace = Pace::default();
+        assert!(!pace.keeps_up(), "not measured yet");
+        let second = Duration::from_secs(1);
+        pace.arrived.add(1_000, second);
+        pace.applied.add(100, Duration::from_millis(100));
+        assert!(!pace.keeps_up(), "a window is 250 ms at least");
+        pace.applied.add(150, Duration::from_millis(150));
+        assert!(pace.keeps_up(), "1,000/s applied against 1,000/s arriving");
+        pace.arrived.add(10_000, second);
+        assert!(!pace.keeps_up(), "a burst of 10,000/s");
+        // The last window counts: the burst is over.
+        pace.arrived.add(0, Duration::from_millis(100));
+        pace.arrived.add(200, Duration::from_millis(150));
+        assert_eq!(pace.arrived.per_s, Some(800.0));
+        assert!(pace.keeps_up());
     }
 
     #[test]
