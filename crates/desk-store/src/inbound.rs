@@ -5,7 +5,7 @@
 //! every chat it touches, events) plus one per chat it opens, while every chat still goes
 //! through desk-core's lifecycle once per message, in order.
 
-use desk_core::lifecycle::{Command, Conversation, Transition};
+use desk_core::lifecycle::{Command, Conversation, ConversationRow, Transition};
 use desk_core::{ContactId, ConversationId, MessageId, Millis};
 use uuid::Uuid;
 
@@ -31,6 +31,9 @@ pub(crate) struct Chat {
     pub channel: Uuid,
     /// The stored row's version; `None` for a chat this run opens.
     pub version: Option<i64>,
+    /// The stored row's lifecycle and `next_deadline_ms`; `None` for a chat this run opens
+    /// (inserted as the run leaves it).
+    pub loaded: Option<(ConversationRow, Option<Millis>)>,
     pub changed: bool,
     /// Newest event time and newest reply token of the chat's stored messages.
     pub last_event_ms: Option<Millis>,
@@ -39,8 +42,10 @@ pub(crate) struct Chat {
 
 impl Chat {
     pub fn stored(row: &LifecycleRow) -> Result<Self> {
+        let conversation = row.conversation()?;
         Ok(Self {
-            conversation: row.conversation()?,
+            loaded: Some((conversation.to_row(), row.next_deadline_ms)),
+            conversation,
             brand: row.brand_id,
             channel: row.channel_id,
             version: Some(row.version),
@@ -56,6 +61,7 @@ impl Chat {
             brand: scope.brand_id.0,
             channel: scope.channel_id.0,
             version: None,
+            loaded: None,
             changed: true,
             last_event_ms: None,
             reply: None,
@@ -65,10 +71,17 @@ impl Chat {
     /// How to save it: a chat this run opened is saved as inserted (version 0), with the
     /// run's messages.
     pub fn save(&self) -> crate::lifecycle::Save<'_> {
+        use crate::lifecycle::Columns;
         crate::lifecycle::Save {
             conversation: &self.conversation,
             seen: self.version.unwrap_or(0),
             changed: self.changed && self.version.is_some(),
+            columns: self
+                .loaded
+                .as_ref()
+                .map_or(Columns::Activity, |(before, wake)| {
+                    Columns::between(before, *wake, &self.conversation)
+                }),
             message_ms: self.last_event_ms,
             reply: self.reply.as_ref().map(|(token, at)| (token.as_str(), *at)),
         }
@@ -223,10 +236,12 @@ macro_rules! apply_messages_in_tx {
             let brand = item.scope.brand_id;
             let (steps, conversation) = match chats.get_mut(&contact) {
                 Some(chat) => {
-                    let before = chat.conversation.to_row().assignee.map(|a| a.0);
+                    let before = chat.conversation.to_row();
                     let t = chat.user_wrote(&item.rules, now)?;
-                    let steps = if t.changed {
-                        check_capacity!(tx, $capacity_sql, before, &t);
+                    // A message that only moves the idle deadline on tells consoles nothing
+                    // its `message.created` does not.
+                    let steps = if t.changed && $crate::lifecycle::shows_change(&before, &t) {
+                        check_capacity!(tx, $capacity_sql, before.assignee.map(|a| a.0), &t);
                         $crate::lifecycle::steps(&t, brand)
                     } else {
                         Vec::new()

@@ -545,3 +545,113 @@ conformance!(handed_off_events_are_applied_and_marked, |store| {
         .expect("apply again");
     assert_eq!(again[0].message_id, None);
 });
+
+conformance!(
+    a_message_that_moves_the_idle_deadline_on_leaves_an_early_wake_up,
+    |store| {
+        let (channel, scope) = seed(store).await;
+        let op = operator(store, "op@example.com").await;
+        let input = desk_core::ChannelSettingsInput {
+            idle_close_ms: Some(60_000),
+            ..Default::default()
+        };
+        let rules = std::sync::Arc::new(desk_store::ChatRules {
+            settings: desk_core::ChannelSettings::new(input).expect("valid settings"),
+            hours: None,
+        });
+        let write = |key: &'static str, at: i64| {
+            let rules = rules.clone();
+            async move {
+                store
+                    .inbox_append(vec![event(channel.id, key, "U1", at)], at)
+                    .await
+                    .expect("append");
+                let rows = store.inbox_next(at, 30_000, 10).await.expect("next");
+                let item = desk_store::InboundItem {
+                    inbox_id: rows[0].id,
+                    scope,
+                    rules,
+                    event_ms: at,
+                    effect: says(key, "hello"),
+                };
+                store
+                    .apply_inbound_batch(vec![item], at)
+                    .await
+                    .expect("apply")
+                    .remove(0)
+            }
+        };
+        let chat = write("m1", NOW).await.conversation_id.expect("opened");
+        store
+            .command(
+                chat,
+                desk_core::lifecycle::Command::Accept { operator: op.id },
+                &rules,
+                NOW + 1,
+            )
+            .await
+            .expect("accept");
+        let first_deadline = NOW + 1 + 60_000;
+        assert_eq!(
+            store.next_deadline().await.expect("next"),
+            Some(first_deadline)
+        );
+
+        // The user writes again: the chat closes a minute after that, but the timer worker is
+        // still woken at the first deadline (moving it would rewrite an index for every message).
+        let seen = store
+            .events_after(scope.brand_id, 0, 100)
+            .await
+            .expect("events")
+            .last()
+            .map_or(0, |e| e.id);
+        write("m2", NOW + 10_000).await;
+        let told: Vec<String> = store
+            .events_after(scope.brand_id, seen, 100)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            told,
+            ["message.created"],
+            "consoles are told of the message only"
+        );
+        let due = store
+            .due_conversations(first_deadline, 10)
+            .await
+            .expect("due");
+        assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [chat]);
+
+        // Woken early, the timer changes nothing and sets the wake-up to the real deadline.
+        let fired = store
+            .fire_due_timers(&[(chat, rules.clone())], first_deadline)
+            .await
+            .expect("fire early");
+        assert_eq!(fired, 0);
+        assert_eq!(
+            store.conversation(chat).await.expect("chat").state,
+            ConversationState::Open
+        );
+        assert!(
+            store
+                .due_conversations(first_deadline, 10)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        let deadline = NOW + 10_000 + 60_000;
+        assert_eq!(store.next_deadline().await.expect("next"), Some(deadline));
+
+        let fired = store
+            .fire_due_timers(&[(chat, rules.clone())], deadline)
+            .await
+            .expect("fire");
+        assert_eq!(fired, 1);
+        assert_eq!(
+            store.conversation(chat).await.expect("chat").state,
+            ConversationState::Closed
+        );
+    }
+);
