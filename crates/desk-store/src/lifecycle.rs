@@ -544,6 +544,13 @@ mod tests {
             .conversation
     }
 
+    /// The user writes half a minute after the chat opened.
+    fn user_writes(open: &Conversation, s: &ChannelSettings) -> Conversation {
+        apply(open, Command::UserMessage, s, None, T0 + MINUTE / 2)
+            .expect("message")
+            .conversation
+    }
+
     fn wake(c: &Conversation) -> Option<Millis> {
         c.next_deadline().map(|(_, at)| at)
     }
@@ -552,9 +559,7 @@ mod tests {
     fn a_message_that_only_moves_activity_writes_only_activity() {
         let s = idle_after_a_minute();
         let open = open_chat(&s);
-        let wrote = apply(&open, Command::UserMessage, &s, None, T0 + MINUTE / 2)
-            .expect("message")
-            .conversation;
+        let wrote = user_writes(&open, &s);
         assert!(wake(&wrote) > wake(&open), "the idle deadline moved on");
         assert_eq!(
             Columns::between(&open.to_row(), wake(&open), &wrote),
@@ -566,9 +571,7 @@ mod tests {
     fn every_column_is_written_when_the_wake_up_would_come_too_late_or_the_lifecycle_moved() {
         let s = idle_after_a_minute();
         let open = open_chat(&s);
-        let wrote = apply(&open, Command::UserMessage, &s, None, T0 + MINUTE / 2)
-            .expect("message")
-            .conversation;
+        let wrote = user_writes(&open, &s);
         // No wake-up stored, or one after the new deadline: the timer would sleep past it.
         assert_eq!(Columns::between(&open.to_row(), None, &wrote), Columns::All);
         let late = wake(&wrote).map(|at| at + 1);
