@@ -29,26 +29,34 @@ pub(crate) struct Chat {
     pub conversation: Conversation,
     pub brand: Uuid,
     pub channel: Uuid,
-    /// The stored row's version; `None` for a chat this run opens.
-    pub version: Option<i64>,
-    /// The stored row's lifecycle and `next_deadline_ms`; `None` for a chat this run opens
-    /// (inserted as the run leaves it).
-    pub loaded: Option<(ConversationRow, Option<Millis>)>,
+    /// The stored row; `None` for a chat this run opens (inserted as the run leaves it).
+    pub loaded: Option<Loaded>,
     pub changed: bool,
     /// Newest event time and newest reply token of the chat's stored messages.
     pub last_event_ms: Option<Millis>,
     pub reply: Option<(String, Millis)>,
 }
 
+/// A stored chat as the run loaded it.
+pub(crate) struct Loaded {
+    pub version: i64,
+    pub lifecycle: ConversationRow,
+    /// Its `next_deadline_ms`: when the timer worker looks at it next.
+    pub wake: Option<Millis>,
+}
+
 impl Chat {
     pub fn stored(row: &LifecycleRow) -> Result<Self> {
         let conversation = row.conversation()?;
         Ok(Self {
-            loaded: Some((conversation.to_row(), row.next_deadline_ms)),
+            loaded: Some(Loaded {
+                version: row.version,
+                lifecycle: conversation.to_row(),
+                wake: row.next_deadline_ms,
+            }),
             conversation,
             brand: row.brand_id,
             channel: row.channel_id,
-            version: Some(row.version),
             changed: false,
             last_event_ms: None,
             reply: None,
@@ -60,7 +68,6 @@ impl Chat {
             conversation: started.conversation.clone(),
             brand: scope.brand_id.0,
             channel: scope.channel_id.0,
-            version: None,
             loaded: None,
             changed: true,
             last_event_ms: None,
@@ -74,14 +81,11 @@ impl Chat {
         use crate::lifecycle::Columns;
         crate::lifecycle::Save {
             conversation: &self.conversation,
-            seen: self.version.unwrap_or(0),
-            changed: self.changed && self.version.is_some(),
-            columns: self
-                .loaded
-                .as_ref()
-                .map_or(Columns::Activity, |(before, wake)| {
-                    Columns::between(before, *wake, &self.conversation)
-                }),
+            seen: self.loaded.as_ref().map_or(0, |l| l.version),
+            changed: self.changed && self.loaded.is_some(),
+            columns: self.loaded.as_ref().map_or(Columns::Activity, |l| {
+                Columns::between(&l.lifecycle, l.wake, &self.conversation)
+            }),
             message_ms: self.last_event_ms,
             reply: self.reply.as_ref().map(|(token, at)| (token.as_str(), *at)),
         }

@@ -120,7 +120,6 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
     );
     match tracing::Instrument::instrument(insert_events(backend, &events, now, lease), span).await {
         Ok(ids) => {
-            let stored = ids.iter().flatten().count() as u64;
             if lease.is_some() {
                 handoff.hand_over(
                     events
@@ -130,6 +129,7 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
                 );
             }
             let mut ids = ids.into_iter();
+            let mut stored = 0;
             for (job, count) in group.into_iter().zip(counts) {
                 let mut outcome = AppendOutcome::default();
                 for inserted in ids.by_ref().take(count) {
@@ -139,6 +139,7 @@ async fn commit_group(backend: &Backend, handoff: &Handoff, mut group: Vec<Job>)
                         outcome.duplicates += 1;
                     }
                 }
+                stored += outcome.inserted;
                 let _ = job.done.send(Ok(outcome));
             }
             stored

@@ -310,10 +310,18 @@ pub(crate) enum Step {
 /// Whether a transition from `before` changes what consoles are told of a chat: an effect
 /// (a timeline entry, a closing message, routing), or what `conversation.updated` carries.
 pub(crate) fn shows_change(before: &ConversationRow, t: &desk_core::lifecycle::Transition) -> bool {
-    let after = t.conversation.to_row();
-    !t.effects.is_empty()
-        || (before.state, before.assignee, before.close_reason)
-            != (after.state, after.assignee, after.close_reason)
+    !t.effects.is_empty() || updated(before) != updated(&t.conversation.to_row())
+}
+
+/// What `conversation.updated` tells consoles of a chat: its state, assignee and close reason.
+fn updated(
+    row: &ConversationRow,
+) -> (
+    desk_core::ConversationState,
+    Option<desk_core::OperatorId>,
+    Option<desk_core::CloseReason>,
+) {
+    (row.state, row.assignee, row.close_reason)
 }
 
 /// A transition's effects that live in the database: timeline entries and the state change
@@ -342,11 +350,11 @@ pub(crate) fn steps(t: &desk_core::lifecycle::Transition, brand: desk_core::Bran
             Effect::Route { .. } | Effect::AssignTo { .. } | Effect::Unroute => None,
         })
         .collect();
-    let row = t.conversation.to_row();
+    let (state, assignee, close_reason) = updated(&t.conversation.to_row());
     steps.push(event(
         "conversation.updated",
-        serde_json::json!({"conversation_id": id, "state": row.state, "assignee_id": row.assignee,
-            "close_reason": row.close_reason}),
+        serde_json::json!({"conversation_id": id, "state": state, "assignee_id": assignee,
+            "close_reason": close_reason}),
     ));
     steps
 }

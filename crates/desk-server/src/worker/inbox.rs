@@ -117,9 +117,20 @@ impl Rate {
 struct Pace {
     arrived: Rate,
     applied: Rate,
+    /// The store's count of events stored, and when it was read last.
+    stored: Option<(tokio::time::Instant, u64)>,
 }
 
 impl Pace {
+    /// Takes the store's count of events stored so far, read at `at`.
+    fn stored(&mut self, total: u64, at: tokio::time::Instant) {
+        if let Some((last_at, last)) = self.stored {
+            self.arrived
+                .add(total.saturating_sub(last), at.duration_since(last_at));
+        }
+        self.stored = Some((at, total));
+    }
+
     /// Whether the processor, applying without pause, would keep up. Unknown counts as no:
     /// a backlog found at start (a restart) lets requests go first until it is measured.
     fn keeps_up(&self) -> bool {
@@ -137,18 +148,11 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     state.store.hand_off_inbox(LEASE_MS, HANDOFF_CAPACITY);
     let mut sizer = Sizer::default();
     let mut pace = Pace::default();
-    let mut stored = (
-        tokio::time::Instant::now(),
-        state.store.inbox_stored_total(),
-    );
     loop {
-        let sample = (
-            tokio::time::Instant::now(),
+        pace.stored(
             state.store.inbox_stored_total(),
+            tokio::time::Instant::now(),
         );
-        pace.arrived
-            .add(sample.1.saturating_sub(stored.1), sample.0 - stored.0);
-        stored = sample;
         let overloaded = state.store.inbox_handed_waiting() >= OVERLOAD && !pace.keeps_up();
         let load = give_way_to_ingest(&state, overloaded).await;
         let limit = sizer.next(state.store.kind(), load);
@@ -397,6 +401,16 @@ mod tests {
         pace.arrived.add(200, Duration::from_millis(150));
         assert_eq!(pace.arrived.per_s, Some(800.0));
         assert!(pace.keeps_up());
+    }
+
+    #[test]
+    fn arrivals_are_the_stores_count_between_two_readings() {
+        let mut pace = Pace::default();
+        let t0 = tokio::time::Instant::now();
+        pace.stored(5_000, t0);
+        assert_eq!(pace.arrived.per_s, None, "one reading is no rate");
+        pace.stored(5_500, t0 + Duration::from_millis(500));
+        assert_eq!(pace.arrived.per_s, Some(1_000.0));
     }
 
     #[test]
