@@ -47,6 +47,20 @@ pub enum InboundEffect {
 }
 
 impl InboundEffect {
+    /// Whether applying it leaves work for the media worker: content to fetch (an image,
+    /// video, audio or file message), or stored content to delete (an unsent message).
+    pub fn touches_media(&self) -> bool {
+        match self {
+            InboundEffect::Message { message, .. } => {
+                desk_core::MediaKind::of_message(message.kind).is_some()
+            }
+            InboundEffect::Unsend { .. } => true,
+            InboundEffect::FriendStatus { .. }
+            | InboundEffect::Timeline { .. }
+            | InboundEffect::Nothing => false,
+        }
+    }
+
     /// The LINE user whose profile the event is a reason to look at: who wrote, followed or
     /// acted (not who blocked the account: LINE gives no profile then).
     pub fn user_to_profile(&self) -> Option<&ContactRef> {
@@ -472,5 +486,50 @@ impl Store {
             .map(|r| r.rows_affected())
         })?;
         Ok(taken == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use desk_core::{ContactKind, MessageKind};
+
+    use super::*;
+    use crate::{ContactRef, InboundMessage};
+
+    fn message(kind: MessageKind) -> InboundEffect {
+        InboundEffect::Message {
+            contact: ContactRef {
+                kind: ContactKind::User,
+                line_id: "U1".into(),
+            },
+            message: InboundMessage {
+                line_message_id: "1".into(),
+                kind,
+                body: json!({}),
+                quote_token: None,
+                mark_as_read_token: None,
+                sender_line_id: None,
+                sender_name: None,
+            },
+            reply_token: None,
+        }
+    }
+
+    #[test]
+    fn only_content_to_fetch_or_delete_is_work_for_the_media_worker() {
+        for kind in MessageKind::ALL {
+            assert_eq!(
+                message(*kind).touches_media(),
+                desk_core::MediaKind::of_message(*kind).is_some(),
+                "{kind:?}"
+            );
+        }
+        assert!(message(MessageKind::Image).touches_media());
+        assert!(!message(MessageKind::Text).touches_media());
+        let unsend = InboundEffect::Unsend {
+            line_message_id: "1".into(),
+        };
+        assert!(unsend.touches_media());
+        assert!(!InboundEffect::Nothing.touches_media());
     }
 }
