@@ -38,6 +38,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::lane::Lane;
+
 /// The fallback poll: events written without a nudge still go out within a second.
 const POLL: Duration = Duration::from_secs(1);
 /// How often the tailer re-reads while it waits for a missing id.
@@ -171,12 +173,14 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Starts the tailer (and, on Postgres, the listener) under `tasks`. Live delivery starts
+    /// Starts the tailer on the message `lane` (it reads what the inbox processor just
+    /// committed there) and, on Postgres, the listener under `tasks`. Live delivery starts
     /// after the newest event already stored; older ones are for replay.
     pub async fn start(
         store: Store,
         shutdown: CancellationToken,
         tasks: &TaskTracker,
+        lane: &Lane,
     ) -> Result<Hub, StoreError> {
         let start = store.last_event_id().await?;
         let hub = Hub {
@@ -190,7 +194,7 @@ impl Hub {
                 tag: uuid::Uuid::new_v4().simple().to_string(),
             }),
         };
-        tasks.spawn(hub.clone().tail(start));
+        lane.spawn(hub.clone().tail(start));
         tasks.spawn(hub.clone().listen());
         Ok(hub)
     }

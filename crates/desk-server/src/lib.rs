@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod lane;
 pub mod media;
 pub mod service;
 pub mod setup;
@@ -55,6 +56,8 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("could not start the message lane's thread: {0}")]
+    Lane(std::io::Error),
     #[error("media: {0}")]
     Media(#[from] media::MediaSetupError),
 }
@@ -102,7 +105,8 @@ impl Server {
         let tasks = TaskTracker::new();
         // Last fallible step: the hub's tasks run until `cancel`, which only a started
         // server's shutdown fires.
-        let hub = hub::Hub::start(store.clone(), cancel.clone(), &tasks).await?;
+        let lane = lane::Lane::start("linedesk-messages", &tasks).map_err(StartError::Lane)?;
+        let hub = hub::Hub::start(store.clone(), cancel.clone(), &tasks, &lane).await?;
         let state = AppState {
             store,
             line,
@@ -118,7 +122,8 @@ impl Server {
             bot,
             media,
         };
-        tasks.spawn(worker::inbox::run(state.clone(), cancel.clone()));
+        lane.spawn(worker::inbox::run(state.clone(), cancel.clone()));
+        lane.close();
         tasks.spawn(worker::outbox::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::timers::run(state.clone(), cancel.clone()));
         tasks.spawn(worker::media::run(state.clone(), cancel.clone()));

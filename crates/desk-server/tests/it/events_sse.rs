@@ -400,7 +400,8 @@ mod hub {
             .id;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let hub = Hub::start(store.clone(), cancel.clone(), &tasks)
+        let lane = desk_server::lane::Lane::start("test-messages", &tasks).expect("lane");
+        let hub = Hub::start(store.clone(), cancel.clone(), &tasks, &lane)
             .await
             .expect("hub");
         Some(Rig {
