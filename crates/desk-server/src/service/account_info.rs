@@ -255,6 +255,7 @@ pub async fn replace_secret(
         .set_channel_token(channel.id, Some(&token), Some(expires))
         .await?;
     state.channels.forget(channel);
+    state.tokens.forget(channel.id);
     tracing::info!(channel = %channel.id, "channel secret replaced");
     Ok(())
 }

@@ -33,18 +33,33 @@ pub enum TokenError {
 /// Single-flight lock for one channel's token issue; holds when issuing last failed.
 type IssueLock = tokio::sync::Mutex<Option<Millis>>;
 
+/// A token this instance holds, opened, and when it expires.
+type Held = (String, Millis);
+
 /// Hands out valid tokens per channel. Tokens are stored sealed.
 #[derive(Clone)]
 pub struct TokenManager {
     /// Per channel: the single-flight lock, and when issuing last failed.
     locks: Arc<Mutex<HashMap<ChannelId, Arc<IssueLock>>>>,
+    /// Per channel: the token last read or issued. Every LINE call needs one, and reading and
+    /// opening the channel's row for each cost a database read per call (a thousand in the
+    /// first second of a thousand new chats, each fetching its user's profile). A renewal by
+    /// another instance is not seen here; the token held stays valid at LINE until it is due
+    /// for renewal or LINE answers 401, which drops it ([`TokenManager::invalidate`]).
+    held: Arc<Mutex<HashMap<ChannelId, Held>>>,
     cipher: Cipher,
+}
+
+/// Whether a token that expires then is still to be used at `now`.
+fn usable(expires: Millis, now: Millis) -> bool {
+    expires - RENEW_BEFORE_MS > now
 }
 
 impl TokenManager {
     pub fn new(cipher: Cipher) -> Self {
         Self {
             locks: Default::default(),
+            held: Default::default(),
             cipher,
         }
     }
@@ -93,13 +108,33 @@ impl TokenManager {
             .set_channel_token(channel, Some(&sealed), Some(expires))
             .await?;
         tracing::info!(channel = %channel, "issued a channel access token");
+        self.hold(channel, &issued.access_token, expires);
         Ok(issued.access_token)
     }
 
     /// Drops a token LINE refused (401), so the next [`TokenManager::get`] issues a new one.
     pub async fn invalidate(&self, store: &Store, channel: ChannelId) -> Result<(), TokenError> {
+        self.forget(channel);
         store.set_channel_token(channel, None, None).await?;
         Ok(())
+    }
+
+    /// Forgets the token held for a channel whose stored token was replaced here (a new
+    /// secret comes with a new token): the next [`TokenManager::get`] reads the new one.
+    pub fn forget(&self, channel: ChannelId) {
+        self.held_tokens().remove(&channel);
+    }
+
+    fn hold(&self, channel: ChannelId, token: &str, expires: Millis) {
+        self.held_tokens()
+            .insert(channel, (token.to_owned(), expires));
+    }
+
+    fn held_tokens(&self) -> std::sync::MutexGuard<'_, HashMap<ChannelId, Held>> {
+        // A panic while holding this lock cannot leave the map half-changed.
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_for(&self, channel: ChannelId) -> Arc<IssueLock> {
@@ -112,21 +147,25 @@ impl TokenManager {
 }
 
 impl TokenManager {
-    /// The stored token, unless it is missing or due for renewal.
+    /// The token held, or else the stored one, unless it is missing or due for renewal.
     async fn fresh(
         &self,
         store: &Store,
         channel: ChannelId,
         now: Millis,
     ) -> Result<Option<String>, TokenError> {
+        if let Some((token, expires)) = self.held_tokens().get(&channel)
+            && usable(*expires, now)
+        {
+            return Ok(Some(token.clone()));
+        }
         let c = store.channel(channel).await?;
         Ok(match (c.access_token, c.token_expires_ms) {
-            (Some(sealed), Some(expires)) if expires - RENEW_BEFORE_MS > now => Some(
-                self.cipher
-                    .open(Purpose::AccessToken, &sealed)?
-                    .expose()
-                    .to_owned(),
-            ),
+            (Some(sealed), Some(expires)) if usable(expires, now) => {
+                let opened = self.cipher.open(Purpose::AccessToken, &sealed)?;
+                self.hold(channel, opened.expose(), expires);
+                Some(opened.expose().to_owned())
+            }
             _ => None,
         })
     }
