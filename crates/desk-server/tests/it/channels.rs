@@ -772,16 +772,7 @@ both!(webhook_test_outcomes_are_told_apart, |app| {
     use desk_server::service::webhook_check::TestOutcome;
     use desk_server::service::wizard::check_webhook;
     let state = &app.server.as_ref().expect("running").state;
-    let token = state
-        .tokens
-        .get(
-            &state.store,
-            &state.line,
-            app.channel.id,
-            state.clock.now_ms(),
-        )
-        .await
-        .expect("token");
+    let token = app.access_token().await;
     let own = format!("{}/line/webhook/{}", app.base, app.channel.channel_key);
     let cases = [
         (own.clone(), TestOutcome::Ok),

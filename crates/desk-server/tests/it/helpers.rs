@@ -216,6 +216,21 @@ impl TestApp {
         &self.server.as_ref().expect("running").state.store
     }
 
+    /// The channel's access token, as the desk's LINE calls get it now.
+    pub async fn access_token(&self) -> String {
+        let state = &self.server.as_ref().expect("running").state;
+        state
+            .tokens
+            .get(
+                &state.store,
+                &state.line,
+                self.channel.id,
+                state.clock.now_ms(),
+            )
+            .await
+            .expect("token")
+    }
+
     /// Adds a simulated LINE user with a profile.
     pub fn user(&self, id: &str, name: &str) -> Source {
         self.sim.add_user(LINE_CHANNEL_ID, SimUser::new(id, name));

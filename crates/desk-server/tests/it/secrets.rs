@@ -171,27 +171,14 @@ both!(a_replaced_secret_verifies_webhooks_for_one_hour, |app| {
     );
 
     // A token held before the change: the change's own token replaces it.
-    let state = &app.server.as_ref().expect("running").state;
-    let token = async || {
-        state
-            .tokens
-            .get(
-                &state.store,
-                &state.line,
-                app.channel.id,
-                state.clock.now_ms(),
-            )
-            .await
-            .expect("token")
-    };
-    let before = token().await;
+    let before = app.access_token().await;
 
     // The admin reissues the secret in the LINE Developers Console, then enters it here.
     let mut spec = app.sim.channel(LINE_CHANNEL_ID).expect("spec");
     spec.secret = NEW_SECRET.into();
     app.sim.add_channel(spec);
     assert_eq!(put_secret(NEW_SECRET).await.status(), 204);
-    let after = token().await;
+    let after = app.access_token().await;
     assert_ne!(after, before, "the token held was dropped");
     assert_eq!(
         app.sim.issued_tokens(LINE_CHANNEL_ID),
