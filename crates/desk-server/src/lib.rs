@@ -173,6 +173,15 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A server dropped without [`Server::shutdown`] (a test that failed half-way) still
+    /// stops its tasks: those on the message lane run on a thread of their own, which would
+    /// otherwise outlive it, holding the database.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
 /// Opens and migrates the store, creating the SQLite file's directory first.
 pub async fn open_store(config: &StoreConfig) -> Result<Store, StartError> {
     if let StoreConfig::Sqlite { path } = config
