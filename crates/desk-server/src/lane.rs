@@ -5,7 +5,7 @@
 //! processor waits to be polled again. On the main runtime it waited behind the HTTP and SSE
 //! tasks (a thousand consoles, a thousand webhooks a second) every time. Here it is the only
 //! task woken: at 1,000 messages/s over 1,000 streams, the median webhook-to-console time of
-//! messages to open chats fell from 5.6-6.5 ms to 5.0 ms.
+//! messages to open chats fell from 5.6-6.5 ms to 5.0 ms (two back-to-back pairs of runs).
 
 use std::future::Future;
 

@@ -72,7 +72,7 @@ impl Sizer {
 /// that waited longer than two of them was queued behind a burst. At 50 ms, the profile
 /// worker's rounds (a write transaction each, and a token issue per channel) went ahead through
 /// bench-sse's first second of 1,000 new chats and held the writer for up to 10 ms at a time:
-/// in three pairs of runs, those chats' p99 was 35-54 ms against 31-34 ms at 15.
+/// in three back-to-back pairs of runs, those chats' p99 was 35-54 ms against 31-34 ms at 15.
 const BEHIND_MS: Millis = 15;
 /// Longer than a batch takes, or an event waits in memory to be applied; an expired lease
 /// only delays (applying is exactly-once).
