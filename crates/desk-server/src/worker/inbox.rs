@@ -67,13 +67,6 @@ impl Sizer {
     }
 }
 
-/// Events claimed older than this mean the processor is behind (a burst): other work that
-/// competes with it gives way. A batch takes 3-7 ms at a steady 1,000 messages/s, so an event
-/// that waited longer than two of them was queued behind a burst. At 50 ms, the profile
-/// worker's rounds (a write transaction each, and a token issue per channel) went ahead through
-/// bench-sse's first second of 1,000 new chats and held the writer for up to 10 ms at a time:
-/// in three back-to-back pairs of runs, those chats' p99 was 35-54 ms against 31-34 ms at 15.
-const BEHIND_MS: Millis = 15;
 /// Longer than a batch takes, or an event waits in memory to be applied; an expired lease
 /// only delays (applying is exactly-once).
 const LEASE_MS: Millis = 20_000;
@@ -169,10 +162,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             }
         };
         sizer.took(rows.len());
-        // How long the oldest event waited.
-        let lag = rows.first().map_or(0, |oldest| now - oldest.received_ms);
-        // Profiles wait while messages do (see `ProfileRequests::give_way_to_messages`).
-        state.wake.profiles.set_inbox_behind(lag > BEHIND_MS);
+        // Profiles wait for a pause (see `ProfileRequests::give_way_to_messages`).
+        state.wake.profiles.set_inbox_busy(!rows.is_empty());
         if rows.is_empty() {
             if !super::idle(&cancel, &state.wake.inbox, None, now, IDLE_POLL).await {
                 return;

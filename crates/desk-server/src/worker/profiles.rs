@@ -69,7 +69,8 @@ async fn refresh(state: &AppState, wanted: &[(BrandId, (ChannelId, String))]) {
         .filter_map(std::future::ready)
         .collect()
         .await;
-    if let Err(e) = profiles::store(state, &updates).await {
-        tracing::error!(error = %e, "could not store fetched profiles");
+    match profiles::store(state, &updates).await {
+        Ok(()) => tracing::debug!(fetched = updates.len(), "profile round stored"),
+        Err(e) => tracing::error!(error = %e, "could not store fetched profiles"),
     }
 }
